@@ -1,0 +1,168 @@
+/*
+ * app.c - builds the application from configuration: opens the database, applies
+ * migrations, gathers every module's routes and runs the HTTP server until a signal.
+ */
+#include "app/app.h"
+#include "app/modules.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "http/http.h"
+#include "infra/db/db.h"
+#include "infra/db/migrate.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SHUTDOWN_GRACE_MS 10000
+
+static int http_threads(const struct config *cfg)
+{
+    long long n = config_int(cfg, CFG_HTTP_THREADS);
+    if (n > 0)
+        return (int)n;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (int)(2 * cores) : 4;
+}
+
+int app_open(struct config *cfg, int64_t started_mono_ns, struct app **out, char *err,
+             size_t errlen)
+{
+    struct app *app = mc_xcalloc(1, sizeof(*app));
+    app->svc.cfg = cfg;
+    app->svc.started_mono_ns = started_mono_ns;
+    int pool = (int)config_int(cfg, CFG_DB_POOL_SIZE);
+    if (pool == 0)
+        pool = http_threads(cfg) + (int)config_int(cfg, CFG_JOB_WORKERS) + 2;
+    struct db_options dbo = {
+        .pool_size = pool,
+        .statement_timeout_ms = (int)config_int(cfg, CFG_DB_STATEMENT_TIMEOUT) * 1000,
+    };
+    int rc = db_open(config_str(cfg, CFG_DATABASE_URL), &dbo, &app->svc.db, err, errlen);
+    if (rc != 0) {
+        free(app);
+        return rc;
+    }
+    *out = app;
+    return 0;
+}
+
+void app_close(struct app *app)
+{
+    if (app == NULL)
+        return;
+    db_close(app->svc.db);
+    free(app->routes);
+    free(app);
+}
+
+/* Concatenates each module's route table into one (module order = match order). */
+static void collect_routes(struct app *app)
+{
+    typedef const struct http_route *(*routes_fn)(size_t *n);
+    static const routes_fn modules[] = {ops_routes, clinic_routes};
+    size_t total = 0;
+    for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+        size_t n;
+        modules[m](&n);
+        total += n;
+    }
+    app->routes = mc_xcalloc(total, sizeof(*app->routes));
+    for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+        size_t n;
+        const struct http_route *r = modules[m](&n);
+        memcpy(app->routes + app->nroutes, r, n * sizeof(*r));
+        app->nroutes += n;
+    }
+}
+
+int app_serve(struct app *app, int port_override)
+{
+    const struct config *cfg = app->svc.cfg;
+    collect_routes(app);
+    struct http_server_opts o = {
+        .host = config_str(cfg, CFG_BACKEND_HOST),
+        .port = port_override > 0    ? port_override
+                : port_override < 0  ? 0
+                                     : (int)config_int(cfg, CFG_BACKEND_PORT),
+        .threads = http_threads(cfg),
+        .connection_timeout_s = (int)config_int(cfg, CFG_HTTP_CONNECTION_TIMEOUT),
+        .request_timeout_s = (int)config_int(cfg, CFG_HTTP_REQUEST_TIMEOUT),
+        .max_connections = (int)config_int(cfg, CFG_HTTP_MAX_CONNECTIONS),
+        .max_connections_per_ip = (int)config_int(cfg, CFG_HTTP_MAX_CONNECTIONS_PER_IP),
+        .max_json_body = (size_t)config_int(cfg, CFG_MAX_JSON_BODY_SIZE),
+        .cors_origin = config_str(cfg, CFG_FRONTEND_URL),
+        .request_logging = config_bool(cfg, CFG_ENABLE_REQUEST_LOGGING),
+        .trust_proxy = config_bool(cfg, CFG_TRUST_PROXY),
+        .hsts = true, /* harmless over plain HTTP: browsers only honour it over TLS */
+    };
+    /* signals are taken synchronously by this thread; every other thread blocks them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[256];
+    app->svc.http =
+        http_server_start(&o, app->routes, app->nroutes, &app->svc, err, sizeof(err));
+    if (app->svc.http == NULL) {
+        log_error("cannot start HTTP server", LF_S("error", err));
+        return MC_EUNAVAIL;
+    }
+    int64_t ready_us = (mc_mono_ns() - app->svc.started_mono_ns) / 1000;
+    log_info("listening", LF_S("host", o.host), LF_I("port", http_server_port(app->svc.http)),
+             LF_I("threads", o.threads), LF_S("database", db_kind_name(app->svc.db)),
+             LF_I("readyUs", ready_us));
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("shutting down", LF_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+             LF_I("inflight", http_server_inflight(app->svc.http)));
+    http_server_stop(app->svc.http, SHUTDOWN_GRACE_MS);
+    app->svc.http = NULL;
+    log_info("stopped");
+    return 0;
+}
+
+static int seed_tx(struct db_conn *c, void *arg)
+{
+    bool *already = arg;
+    struct db_stmt *st = NULL;
+    int rc = db_query_row(c, "SELECT value FROM app_meta WHERE key = 'demo_seeded'", NULL, 0,
+                          &st);
+    db_finalize(st);
+    if (rc == 0) {
+        *already = true;
+        return 0;
+    }
+    if (rc != MC_ENOTFOUND)
+        return rc;
+    rc = clinic_seed_demo(c);
+    if (rc == 0)
+        rc = db_exec(c, "INSERT INTO app_meta (key, value, updated_at) VALUES ('demo_seeded', ?, ?)",
+                     DB_PARAMS(DBP_T("1"), DBP_I(mc_now_ms())), NULL);
+    return rc;
+}
+
+int app_seed_demo(struct app *app, char *err, size_t errlen)
+{
+    struct db_conn *c = NULL;
+    bool already = false;
+    int rc = db_acquire(app->svc.db, 10000, &c);
+    if (rc == 0)
+        rc = db_tx(c, seed_tx, &already);
+    if (rc != 0)
+        snprintf(err, errlen, "seeding failed: %s (%s)", mc_strerror(rc),
+                 c ? db_last_error(c) : "no connection");
+    else
+        log_info(already ? "demo data already present" : "demo data seeded");
+    db_release(c);
+    return rc;
+}

@@ -1,0 +1,134 @@
+/*
+ * http.h - the HTTP layer's public face: routes, requests, responses, the server.
+ *
+ * Modules declare routes in tables (method + path pattern with typed parameters →
+ * handler); anything not declared is rejected with 404/405 before a handler runs.
+ * A handler reads its request through the http_* accessors, fills the response with
+ * http_res_* and returns 0, or returns an MC_E* code (see core/err.h) and the server
+ * renders an RFC 9457 problem. Request-lifetime memory comes from http_arena(req).
+ */
+#ifndef MC_HTTP_HTTP_H
+#define MC_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_req;
+struct http_res;
+struct arena;
+struct verrs;
+struct buf;
+
+enum http_method {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_PUT = 1 << 3,
+    HTTP_PATCH = 1 << 4,
+    HTTP_DELETE = 1 << 5,
+    HTTP_OPTIONS = 1 << 6,
+};
+
+enum http_route_flags {
+    HTTP_BODY_JSON = 1 << 0,  /* takes a JSON body (Content-Type checked, parsed strictly) */
+    HTTP_CACHEABLE = 1 << 1,  /* may be cached (default responses carry no-store) */
+    HTTP_NO_METRICS = 1 << 2, /* leave out of request logs (e.g. /metrics scrapes) */
+};
+
+typedef int (*http_handler)(struct http_req *req, struct http_res *res);
+
+/* One row of a route table. Pattern segments are literals or {name:type} with type
+ * uuid | int | str, or a final {name:*} that takes the rest of the path. */
+struct http_route {
+    enum http_method method;
+    const char *pattern;
+    http_handler handler;
+    unsigned flags;  /* enum http_route_flags */
+    size_t max_body; /* 0 = MAX_JSON_BODY_SIZE */
+};
+
+/* ---- request ---- */
+
+enum http_method http_method(const struct http_req *req);
+/* The path as received, percent-decoded. */
+const char *http_path(const struct http_req *req);
+/* The matched route's pattern ("/api/v1/patients/{id:uuid}"), for logs and metrics. */
+const char *http_route_pattern(const struct http_req *req);
+/* A route parameter by name, NULL if absent. Valid for the request's life. */
+const char *http_param(const struct http_req *req, const char *name);
+/* A query parameter, NULL if absent. */
+const char *http_query(const struct http_req *req, const char *name);
+/* A request header (case-insensitive name), NULL if absent. */
+const char *http_header(const struct http_req *req, const char *name);
+/* The parsed JSON body of an HTTP_BODY_JSON route (borrowed), NULL for other routes. */
+json_t *http_body_json(const struct http_req *req);
+/* The raw body bytes (routes with a body), NULL and 0 when none. */
+const char *http_body(const struct http_req *req, size_t *len);
+struct arena *http_arena(struct http_req *req);
+const char *http_request_id(const struct http_req *req);
+/* Client address as text: the socket peer, or with TRUST_PROXY the last X-Forwarded-For hop. */
+const char *http_client_ip(struct http_req *req);
+/* The application pointer given to http_server_start. */
+void *http_app(const struct http_req *req);
+/* One pointer the application may attach to a request (e.g. its database connection). */
+void *http_local(const struct http_req *req);
+void http_set_local(struct http_req *req, void *p);
+/* Registers fn(arg) to run once the response is sent (release pooled resources). Up to 8. */
+void http_on_done(struct http_req *req, void (*fn)(void *), void *arg);
+
+/* ---- response ---- */
+
+/* Sets a JSON body (takes the reference) with the given status. */
+void http_res_json(struct http_res *res, int status, json_t *body);
+/* Sets a body (copied) with content type. */
+void http_res_body(struct http_res *res, int status, const char *content_type, const void *data,
+                   size_t len);
+/* Sets a body whose memory is static (not copied, not freed). */
+void http_res_static(struct http_res *res, int status, const char *content_type, const void *data,
+                     size_t len);
+/* Adds a header; name and value are copied. */
+void http_res_header(struct http_res *res, const char *name, const char *value);
+/* For error returns: a client-safe detail sentence. */
+void http_res_detail(struct http_res *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* For error returns: the per-field problems (copied). */
+void http_res_verrs(struct http_res *res, const struct verrs *v);
+
+/* ---- server ---- */
+
+struct http_server_opts {
+    const char *host;            /* listen address */
+    int port;                    /* 0 = pick a free port (see http_server_port) */
+    int threads;                 /* worker threads, > 0 */
+    int connection_timeout_s;    /* idle connection timeout */
+    int request_timeout_s;       /* longest body upload */
+    int max_connections;         /* across all clients */
+    int max_connections_per_ip;  /* 0 = unlimited */
+    size_t max_json_body;        /* default body cap */
+    const char *cors_origin;     /* exact origin allowed by CORS, or NULL */
+    bool request_logging;        /* one line per request */
+    bool trust_proxy;            /* client IP from X-Forwarded-For */
+    bool hsts;                   /* send Strict-Transport-Security */
+};
+
+struct http_server;
+
+/* Starts serving routes (the table must outlive the server). app is handed to handlers
+ * through http_app(). Returns NULL and a message in err on failure. */
+struct http_server *http_server_start(const struct http_server_opts *opts,
+                                      const struct http_route *routes, size_t nroutes, void *app,
+                                      char *err, size_t errlen);
+/* The bound port. */
+int http_server_port(const struct http_server *srv);
+/* Stops accepting, waits up to grace_ms for in-flight requests, then closes everything
+ * and frees srv. */
+void http_server_stop(struct http_server *srv, int grace_ms);
+/* Requests being handled right now. */
+long http_server_inflight(const struct http_server *srv);
+
+/* Renders the server's metrics in Prometheus text format onto b. */
+void http_server_metrics(struct http_server *srv, struct buf *b);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * main.c - the `mimicare` command line: parses the command and its flags, loads the
+ * configuration and hands over to the application (src/app).
+ */
+#include "app/app.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/parse.h"
+#include "core/timeutil.h"
+#include "infra/db/db.h"
+#include "infra/db/migrate.h"
+
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef MIMICARE_VERSION
+#define MIMICARE_VERSION "0.0.0-dev"
+#endif
+
+static const char usage_main[] =
+    "usage: mimicare [--env-file FILE] <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve           serve the HTTP API, FHIR, WebSocket and web app\n"
+    "  migrate         apply database migrations\n"
+    "  seed --demo     fill the database with a demo clinic (idempotent)\n"
+    "  config check    validate configuration and print it with secrets masked\n"
+    "  config example  print a documented .env.example\n"
+    "  secrets         print freshly generated secrets for .env\n"
+    "\n"
+    "  --version       print the version\n"
+    "  --help          this text; `mimicare <command> --help` for a command\n";
+
+static const char usage_serve[] =
+    "usage: mimicare serve [--port N] [--no-migrate]\n"
+    "  Serves on BACKEND_HOST:BACKEND_PORT until SIGINT/SIGTERM (graceful, 10 s).\n"
+    "  Outside production, pending migrations are applied first.\n"
+    "  --port N       listen on N instead of BACKEND_PORT (0 = any free port)\n"
+    "  --no-migrate   do not apply migrations at start\n";
+
+static const char usage_migrate[] =
+    "usage: mimicare migrate [--status]\n"
+    "  Applies pending migrations of DATABASE_URL's dialect, each in a transaction.\n"
+    "  --status       only report how many are pending (exit 0)\n";
+
+static const char usage_seed[] = "usage: mimicare seed --demo\n"
+                                 "  Adds a demo clinic; running it again changes nothing.\n";
+
+static const char usage_config[] =
+    "usage: mimicare config check | config example\n"
+    "  check    load configuration from the environment and .env, print every variable\n"
+    "           (secrets masked) and exit 1 listing each problem\n"
+    "  example  print a .env.example documenting every variable and its default\n";
+
+static const char usage_secrets[] = "usage: mimicare secrets\n"
+                                    "  Prints a new random value for every secret key.\n";
+
+/* Prints "mimicare: what 'arg'" and the usage to stderr; returns exit status 2. */
+static int usage_error(const char *usage, const char *what, const char *arg)
+{
+    if (arg != NULL)
+        fprintf(stderr, "mimicare: %s '%s'\n%s", what, arg, usage);
+    else
+        fprintf(stderr, "mimicare: %s\n%s", what, usage);
+    return 2;
+}
+
+static bool is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static void print_problems(const struct config *cfg)
+{
+    for (int i = 0; i < config_warning_count(cfg); i++)
+        fprintf(stderr, "warning: %s\n", config_warning(cfg, i));
+    for (int i = 0; i < config_problem_count(cfg); i++)
+        fprintf(stderr, "error: %s\n", config_problem(cfg, i));
+}
+
+/* Loads config for a command that runs the app; prints problems. NULL on failure. */
+static struct config *load_config(const char *env_file)
+{
+    struct config *cfg = NULL;
+    int rc = config_load(env_file, CONFIG_PERSIST_SECRETS, &cfg);
+    if (rc != 0) {
+        print_problems(cfg);
+        fprintf(stderr, "mimicare: configuration has %d problem(s); see `mimicare config check`\n",
+                config_problem_count(cfg));
+        config_free(cfg);
+        return NULL;
+    }
+    for (int i = 0; i < config_warning_count(cfg); i++)
+        fprintf(stderr, "warning: %s\n", config_warning(cfg, i));
+    enum log_level lvl = LOG_INFO;
+    log_level_parse(config_str(cfg, CFG_LOG_LEVEL), &lvl);
+    log_set_level(lvl);
+    return cfg;
+}
+
+static int migrate_now(struct app *app, bool status_only)
+{
+    char err[512];
+    int n = 0, known = 0, pending = 0;
+    int rc = status_only ? db_migrate_status(app->svc.db, &known, &pending, err, sizeof(err))
+                         : db_migrate(app->svc.db, &n, err, sizeof(err));
+    if (rc != 0) {
+        log_error("migration failed", LF_S("error", err));
+        return rc;
+    }
+    if (status_only)
+        printf("migrations: %d known, %d pending\n", known, pending);
+    else
+        log_info("migrations up to date", LF_I("applied", n));
+    return 0;
+}
+
+static int cmd_serve(const char *env_file, int argc, char **argv, int64_t t0)
+{
+    int port = 0; /* 0 = from config */
+    bool migrate = true;
+    for (int i = 0; i < argc; i++) {
+        long long v;
+        if (is_help(argv[i])) {
+            fputs(usage_serve, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc &&
+                   parse_int_range(argv[i + 1], 0, 65535, &v) == 0) {
+            port = v == 0 ? -1 : (int)v;
+            i++;
+        } else if (strcmp(argv[i], "--no-migrate") == 0) {
+            migrate = false;
+        } else {
+            return usage_error(usage_serve, "bad argument", argv[i]);
+        }
+    }
+    struct config *cfg = load_config(env_file);
+    if (cfg == NULL)
+        return 1;
+    struct app *app = NULL;
+    char err[512];
+    int rc = app_open(cfg, t0, &app, err, sizeof(err));
+    if (rc != 0) {
+        log_error("cannot open database", LF_S("error", err));
+        config_free(cfg);
+        return 1;
+    }
+    if (migrate && config_env(cfg) != APP_ENV_PRODUCTION)
+        rc = migrate_now(app, false);
+    if (rc == 0)
+        rc = app_serve(app, port);
+    app_close(app);
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_migrate(const char *env_file, int argc, char **argv)
+{
+    bool status = false;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_migrate, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--status") == 0) {
+            status = true;
+        } else {
+            return usage_error(usage_migrate, "bad argument", argv[i]);
+        }
+    }
+    struct config *cfg = load_config(env_file);
+    if (cfg == NULL)
+        return 1;
+    struct app *app = NULL;
+    char err[512];
+    int rc = app_open(cfg, 0, &app, err, sizeof(err));
+    if (rc != 0)
+        log_error("cannot open database", LF_S("error", err));
+    else
+        rc = migrate_now(app, status);
+    app_close(app);
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_seed(const char *env_file, int argc, char **argv)
+{
+    bool demo = false;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_seed, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--demo") == 0) {
+            demo = true;
+        } else {
+            return usage_error(usage_seed, "bad argument", argv[i]);
+        }
+    }
+    if (!demo)
+        return usage_error(usage_seed, "nothing to seed: pass --demo", NULL);
+    struct config *cfg = load_config(env_file);
+    if (cfg == NULL)
+        return 1;
+    struct app *app = NULL;
+    char err[512];
+    int rc = app_open(cfg, 0, &app, err, sizeof(err));
+    if (rc == 0)
+        rc = migrate_now(app, false);
+    else
+        log_error("cannot open database", LF_S("error", err));
+    if (rc == 0 && (rc = app_seed_demo(app, err, sizeof(err))) != 0)
+        log_error("seed failed", LF_S("error", err));
+    app_close(app);
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_config(const char *env_file, int argc, char **argv)
+{
+    if (argc != 1 || is_help(argv[0])) {
+        if (argc == 1)
+            return fputs(usage_config, stdout), 0;
+        return usage_error(usage_config, "expected one of: check, example", NULL);
+    }
+    if (strcmp(argv[0], "example") == 0) {
+        config_print_example(stdout);
+        return 0;
+    }
+    if (strcmp(argv[0], "check") != 0)
+        return usage_error(usage_config, "unknown config command", argv[0]);
+    struct config *cfg = NULL;
+    int rc = config_load(env_file, 0, &cfg);
+    config_print(cfg, stdout);
+    print_problems(cfg);
+    if (rc == 0)
+        fprintf(stderr, "configuration OK (%s)\n",
+                config_env(cfg) == APP_ENV_PRODUCTION ? "production" : "development/test");
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_secrets(int argc, char **argv)
+{
+    if (argc == 1 && is_help(argv[0])) {
+        fputs(usage_secrets, stdout);
+        return 0;
+    }
+    if (argc != 0)
+        return usage_error(usage_secrets, "bad argument", argv[0]);
+    config_print_new_secrets(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t t0 = mc_mono_ns();
+    const char *env_file = NULL;
+    int i = 1;
+    if (sodium_init() < 0) {
+        fputs("mimicare: libsodium failed to initialise\n", stderr);
+        return 1;
+    }
+    while (i < argc && argv[i][0] == '-') {
+        if (is_help(argv[i])) {
+            fputs(usage_main, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("mimicare %s\n", MIMICARE_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc) {
+            env_file = argv[i + 1];
+            i += 2;
+        } else {
+            return usage_error(usage_main, "unknown option", argv[i]);
+        }
+    }
+    if (i >= argc)
+        return usage_error(usage_main, "no command given", NULL);
+    const char *cmd = argv[i];
+    int rest = argc - i - 1;
+    char **args = argv + i + 1;
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(env_file, rest, args, t0);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(env_file, rest, args);
+    if (strcmp(cmd, "seed") == 0)
+        return cmd_seed(env_file, rest, args);
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(env_file, rest, args);
+    if (strcmp(cmd, "secrets") == 0)
+        return cmd_secrets(rest, args);
+    return usage_error(usage_main, "unknown command", cmd);
+}
