@@ -65,7 +65,7 @@ void app_close(struct app *app)
 /* Concatenates each module's route table into one (module order = match order). */
 static void collect_routes(struct app *app)
 {
-    typedef const struct http_route *(*routes_fn)(size_t *n);
+    typedef const struct http_route *(*routes_fn)(size_t * n);
     static const routes_fn modules[] = {ops_routes, clinic_routes};
     size_t total = 0;
     for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
@@ -88,9 +88,9 @@ int app_serve(struct app *app, int port_override)
     collect_routes(app);
     struct http_server_opts o = {
         .host = config_str(cfg, CFG_BACKEND_HOST),
-        .port = port_override > 0    ? port_override
-                : port_override < 0  ? 0
-                                     : (int)config_int(cfg, CFG_BACKEND_PORT),
+        .port = port_override > 0   ? port_override
+                : port_override < 0 ? 0
+                                    : (int)config_int(cfg, CFG_BACKEND_PORT),
         .threads = http_threads(cfg),
         .connection_timeout_s = (int)config_int(cfg, CFG_HTTP_CONNECTION_TIMEOUT),
         .request_timeout_s = (int)config_int(cfg, CFG_HTTP_REQUEST_TIMEOUT),
@@ -111,8 +111,7 @@ int app_serve(struct app *app, int port_override)
     signal(SIGPIPE, SIG_IGN);
 
     char err[256];
-    app->svc.http =
-        http_server_start(&o, app->routes, app->nroutes, &app->svc, err, sizeof(err));
+    app->svc.http = http_server_start(&o, app->routes, app->nroutes, &app->svc, err, sizeof(err));
     if (app->svc.http == NULL) {
         log_error("cannot start HTTP server", LF_S("error", err));
         return MC_EUNAVAIL;
@@ -135,8 +134,7 @@ static int seed_tx(struct db_conn *c, void *arg)
 {
     bool *already = arg;
     struct db_stmt *st = NULL;
-    int rc = db_query_row(c, "SELECT value FROM app_meta WHERE key = 'demo_seeded'", NULL, 0,
-                          &st);
+    int rc = db_query_row(c, "SELECT value FROM app_meta WHERE key = 'demo_seeded'", NULL, 0, &st);
     db_finalize(st);
     if (rc == 0) {
         *already = true;
@@ -146,8 +144,9 @@ static int seed_tx(struct db_conn *c, void *arg)
         return rc;
     rc = clinic_seed_demo(c);
     if (rc == 0)
-        rc = db_exec(c, "INSERT INTO app_meta (key, value, updated_at) VALUES ('demo_seeded', ?, ?)",
-                     DB_PARAMS(DBP_T("1"), DBP_I(mc_now_ms())), NULL);
+        rc =
+            db_exec(c, "INSERT INTO app_meta (key, value, updated_at) VALUES ('demo_seeded', ?, ?)",
+                    DB_PARAMS(DBP_T("1"), DBP_I(mc_now_ms())), NULL);
     return rc;
 }
 

@@ -19,12 +19,13 @@ struct http_server;
 #include "modules/mod.h"
 
 struct app {
-    struct services svc;        /* what handlers see (http_app(req) points here) */
-    struct http_route *routes;  /* owned: every module's routes in one table */
+    struct services svc;       /* what handlers see (http_app(req) points here) */
+    struct http_route *routes; /* owned: every module's routes in one table */
     size_t nroutes;
 };
 
-/* Opens the database named by the config; started_mono_ns is when the process began. Returns 0 or an MC_E* code with err set. */
+/* Opens the database named by the config; started_mono_ns is when the process began. Returns 0 or
+ * an MC_E* code with err set. */
 int app_open(struct config *cfg, int64_t started_mono_ns, struct app **out, char *err,
              size_t errlen);
 /* Closes everything app_open and app_serve opened. */

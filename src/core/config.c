@@ -29,13 +29,13 @@ struct cfg_def {
 };
 
 static const struct cfg_def defs[CFG_COUNT] = {
-#define X(sec, name, type, def, choices, min, max, help)                                         \
+#define X(sec, name, type, def, choices, min, max, help)                                           \
     {sec, #name, T_##type, def, choices, min, max, help},
     CONFIG_VARS(X)
 #undef X
 };
 
-#define MAX_NOTES 64
+#define MAX_NOTES   64
 #define MIN_KEY_LEN 32
 
 struct slot {
@@ -98,13 +98,14 @@ static bool check_value(struct config *c, enum cfg_id id, const char *raw)
     switch (d->type) {
     case T_STR:
     case T_KEY:
-    case T_CRED: return true;
+    case T_CRED:
+        return true;
     case T_INT: {
         long long v;
         rc = parse_int_range(raw, d->min, d->max, &v);
         if (rc != 0) {
-            problem(c, "%s: '%s' is not a whole number between %lld and %lld", d->name, raw,
-                    d->min, d->max);
+            problem(c, "%s: '%s' is not a whole number between %lld and %lld", d->name, raw, d->min,
+                    d->max);
             return false;
         }
         s->num = v;
@@ -131,8 +132,8 @@ static bool check_value(struct config *c, enum cfg_id id, const char *raw)
         return true;
     }
     case T_URL:
-        if ((!starts_with(raw, "http://") && !starts_with(raw, "https://")) ||
-            strlen(raw) < 10 || strpbrk(raw, " \t\r\n") != NULL) {
+        if ((!starts_with(raw, "http://") && !starts_with(raw, "https://")) || strlen(raw) < 10 ||
+            strpbrk(raw, " \t\r\n") != NULL) {
             problem(c, "%s: '%s' is not an http(s) URL", d->name, raw);
             return false;
         }
@@ -285,8 +286,8 @@ static char *new_secret(void)
 /* A key that is obviously a placeholder or has no entropy. */
 static bool weak_key(const char *s)
 {
-    static const char *const markers[] = {"change", "example", "placeholder", "secret", "xxxx",
-                                          "password", NULL};
+    static const char *const markers[] = {"change", "example",  "placeholder", "secret",
+                                          "xxxx",   "password", NULL};
     bool same = true;
     for (const char *p = s; *p; p++)
         same = same && *p == s[0];
@@ -356,7 +357,8 @@ static void resolve_keys(struct config *c, unsigned flags)
                 problem(c, "%s: must be at least %d random characters, not a placeholder", name,
                         MIN_KEY_LEN);
             else
-                warning(c, "%s: shorter than %d characters or a placeholder (refused in production)",
+                warning(c,
+                        "%s: shorter than %d characters or a placeholder (refused in production)",
                         name, MIN_KEY_LEN);
         }
     }

@@ -39,13 +39,22 @@ static const char *parse_value(const char *p, const char *end, char *out, size_t
                     return "unterminated escape";
                 char e = *p++;
                 switch (e) {
-                case 'n': c = '\n'; break;
-                case 'r': c = '\r'; break;
-                case 't': c = '\t'; break;
+                case 'n':
+                    c = '\n';
+                    break;
+                case 'r':
+                    c = '\r';
+                    break;
+                case 't':
+                    c = '\t';
+                    break;
                 case '"':
                 case '\\':
-                case '$': c = e; break;
-                default: return "unknown escape in double-quoted value";
+                case '$':
+                    c = e;
+                    break;
+                default:
+                    return "unknown escape in double-quoted value";
                 }
             }
             if (o + 1 >= cap)
@@ -75,8 +84,7 @@ static const char *parse_value(const char *p, const char *end, char *out, size_t
     return NULL;
 }
 
-int dotenv_parse(const char *data, size_t len, dotenv_cb cb, void *ctx, char *err,
-                 size_t errlen)
+int dotenv_parse(const char *data, size_t len, dotenv_cb cb, void *ctx, char *err, size_t errlen)
 {
     static _Thread_local char value[DOTENV_MAX_VALUE];
     char key[128];

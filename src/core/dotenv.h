@@ -20,7 +20,6 @@ typedef int (*dotenv_cb)(void *ctx, const char *key, const char *value);
 
 /* Parses len bytes. Returns 0, the callback's non-zero result, or MC_EBADREQ with
  * "line N: reason" in err. */
-int dotenv_parse(const char *data, size_t len, dotenv_cb cb, void *ctx, char *err,
-                 size_t errlen);
+int dotenv_parse(const char *data, size_t len, dotenv_cb cb, void *ctx, char *err, size_t errlen);
 
 #endif

@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 struct embed_file {
-    const char *name;           /* path relative to its source folder, e.g. "0001_init.sql" */
-    const unsigned char *data;  /* the bytes, followed by a NUL */
-    size_t len;                 /* length without the NUL */
+    const char *name;          /* path relative to its source folder, e.g. "0001_init.sql" */
+    const unsigned char *data; /* the bytes, followed by a NUL */
+    size_t len;                /* length without the NUL */
 };
 
 extern const struct embed_file embed_migrations_sqlite[];

@@ -166,8 +166,8 @@ bool json_get_int(json_t *obj, const char *key, bool required, long long min, lo
     return true;
 }
 
-bool json_get_num(json_t *obj, const char *key, bool required, double min, double max,
-                  double *out, struct verrs *v)
+bool json_get_num(json_t *obj, const char *key, bool required, double min, double max, double *out,
+                  struct verrs *v)
 {
     json_t *val = field(obj, key, required, v);
     if (val == NULL)
@@ -228,8 +228,7 @@ bool json_get_enum(json_t *obj, const char *key, bool required, const char *cons
     return false;
 }
 
-bool json_get_instant(json_t *obj, const char *key, bool required, int64_t *out_ms,
-                      struct verrs *v)
+bool json_get_instant(json_t *obj, const char *key, bool required, int64_t *out_ms, struct verrs *v)
 {
     const char *s;
     if (!json_get_str(obj, key, required, 1, 40, &s, v))
@@ -241,8 +240,7 @@ bool json_get_instant(json_t *obj, const char *key, bool required, int64_t *out_
     return true;
 }
 
-bool json_get_date(json_t *obj, const char *key, bool required, int64_t *out_days,
-                   struct verrs *v)
+bool json_get_date(json_t *obj, const char *key, bool required, int64_t *out_days, struct verrs *v)
 {
     const char *s;
     if (!json_get_str(obj, key, required, 1, 10, &s, v))

@@ -26,8 +26,8 @@ struct verr {
 };
 
 struct verrs {
-    int n;                          /* problems recorded (at most VERRS_MAX kept) */
-    bool structural;                /* true if any problem is a 400-class one */
+    int n;           /* problems recorded (at most VERRS_MAX kept) */
+    bool structural; /* true if any problem is a 400-class one */
     struct verr items[VERRS_MAX];
 };
 
@@ -55,8 +55,8 @@ bool json_get_str(json_t *obj, const char *key, bool required, size_t min_len, s
                   const char **out, struct verrs *v);
 bool json_get_int(json_t *obj, const char *key, bool required, long long min, long long max,
                   long long *out, struct verrs *v);
-bool json_get_num(json_t *obj, const char *key, bool required, double min, double max,
-                  double *out, struct verrs *v);
+bool json_get_num(json_t *obj, const char *key, bool required, double min, double max, double *out,
+                  struct verrs *v);
 bool json_get_bool(json_t *obj, const char *key, bool required, bool *out, struct verrs *v);
 /* values is NULL-ended; *out is the index of the matching value. */
 bool json_get_enum(json_t *obj, const char *key, bool required, const char *const values[],
@@ -65,8 +65,7 @@ bool json_get_enum(json_t *obj, const char *key, bool required, const char *cons
 bool json_get_instant(json_t *obj, const char *key, bool required, int64_t *out_ms,
                       struct verrs *v);
 /* YYYY-MM-DD → days since epoch. */
-bool json_get_date(json_t *obj, const char *key, bool required, int64_t *out_days,
-                   struct verrs *v);
+bool json_get_date(json_t *obj, const char *key, bool required, int64_t *out_days, struct verrs *v);
 
 /* Number of code points in a valid UTF-8 string. */
 size_t utf8_length(const char *s);

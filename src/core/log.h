@@ -14,9 +14,9 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL };
 
 struct log_field {
-    const char *key;    /* field name (a literal) */
-    const char *str;    /* string value, or NULL for a number */
-    long long num;      /* number value when str is NULL */
+    const char *key; /* field name (a literal) */
+    const char *str; /* string value, or NULL for a number */
+    long long num;   /* number value when str is NULL */
 };
 
 static inline const char *log_nonnull(const char *s)
@@ -42,8 +42,8 @@ void log_set_fd(int fd);
 void log_write(enum log_level level, const char *msg, const struct log_field *fields, size_t n);
 
 #define LOG_FIELDS_(...) ((const struct log_field[]){LF_S("", ""), __VA_ARGS__})
-#define log_at_(lvl, msg, ...)                                                                   \
-    log_write((lvl), (msg), LOG_FIELDS_(__VA_ARGS__) + 1,                                      \
+#define log_at_(lvl, msg, ...)                                                                     \
+    log_write((lvl), (msg), LOG_FIELDS_(__VA_ARGS__) + 1,                                          \
               sizeof(LOG_FIELDS_(__VA_ARGS__)) / sizeof(struct log_field) - 1)
 /* log_info("message", LF_S("key", value), LF_I("n", 3)); fields are optional. */
 #define log_debug(...) log_at_(LOG_DEBUG, __VA_ARGS__)

@@ -34,13 +34,16 @@ size_t arena_used(const struct arena *a);
 
 /* A growable byte buffer, always NUL-terminated when data != NULL. */
 struct buf {
-    char *data;     /* owned; free with buf_free */
-    size_t len;     /* bytes used, excluding the terminating NUL */
-    size_t cap;     /* bytes allocated */
-    size_t max;     /* 0 = unlimited, else appends past max fail with MC_ETOOBIG */
+    char *data; /* owned; free with buf_free */
+    size_t len; /* bytes used, excluding the terminating NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* 0 = unlimited, else appends past max fail with MC_ETOOBIG */
 };
 
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 /* Appends n bytes. Returns 0 or MC_ETOOBIG when the cap would be exceeded. */
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -67,11 +67,20 @@ int parse_duration(const char *s, int64_t *out_seconds)
         memcpy(num, s, n + 1);
     } else {
         switch (last) {
-        case 's': mult = 1; break;
-        case 'm': mult = 60; break;
-        case 'h': mult = 3600; break;
-        case 'd': mult = 86400; break;
-        default: return MC_EBADREQ;
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        default:
+            return MC_EBADREQ;
         }
         memcpy(num, s, n - 1);
         num[n - 1] = '\0';

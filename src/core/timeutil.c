@@ -57,8 +57,8 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 
 void rfc3339_format(int64_t ms, char out[RFC3339_LEN])
 {
-    const int64_t min_ms = -62167219200000LL;  /* 0000-01-01 */
-    const int64_t max_ms = 253402300799999LL;  /* 9999-12-31T23:59:59.999 */
+    const int64_t min_ms = -62167219200000LL; /* 0000-01-01 */
+    const int64_t max_ms = 253402300799999LL; /* 9999-12-31T23:59:59.999 */
     if (ms < min_ms)
         ms = min_ms;
     if (ms > max_ms)
@@ -153,8 +153,7 @@ int rfc3339_parse(const char *s, int64_t *out_ms)
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-            om > 59)
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
             return MC_EBADREQ;
         off_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
         p += 6;

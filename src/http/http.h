@@ -99,18 +99,18 @@ void http_res_verrs(struct http_res *res, const struct verrs *v);
 /* ---- server ---- */
 
 struct http_server_opts {
-    const char *host;            /* listen address */
-    int port;                    /* 0 = pick a free port (see http_server_port) */
-    int threads;                 /* worker threads, > 0 */
-    int connection_timeout_s;    /* idle connection timeout */
-    int request_timeout_s;       /* longest body upload */
-    int max_connections;         /* across all clients */
-    int max_connections_per_ip;  /* 0 = unlimited */
-    size_t max_json_body;        /* default body cap */
-    const char *cors_origin;     /* exact origin allowed by CORS, or NULL */
-    bool request_logging;        /* one line per request */
-    bool trust_proxy;            /* client IP from X-Forwarded-For */
-    bool hsts;                   /* send Strict-Transport-Security */
+    const char *host;           /* listen address */
+    int port;                   /* 0 = pick a free port (see http_server_port) */
+    int threads;                /* worker threads, > 0 */
+    int connection_timeout_s;   /* idle connection timeout */
+    int request_timeout_s;      /* longest body upload */
+    int max_connections;        /* across all clients */
+    int max_connections_per_ip; /* 0 = unlimited */
+    size_t max_json_body;       /* default body cap */
+    const char *cors_origin;    /* exact origin allowed by CORS, or NULL */
+    bool request_logging;       /* one line per request */
+    bool trust_proxy;           /* client IP from X-Forwarded-For */
+    bool hsts;                  /* send Strict-Transport-Security */
 };
 
 struct http_server;

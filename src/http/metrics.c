@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int status_codes[] = {101, 200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403,
-                                   404, 405, 408, 409, 412, 413, 415, 422, 423, 429, 431, 500,
-                                   501, 503, 504};
+static const int status_codes[] = {101, 200, 201, 202, 204, 206, 301, 302, 304,
+                                   400, 401, 403, 404, 405, 408, 409, 412, 413,
+                                   415, 422, 423, 429, 431, 500, 501, 503, 504};
 #define NSTATUS (sizeof(status_codes) / sizeof(status_codes[0]) + 1) /* + "other" */
 
 /* Latency bucket upper bounds in microseconds (Prometheus "le" in seconds). */
-static const int64_t bucket_us[] = {500,    1000,   2500,    5000,    10000,  25000,  50000,
-                                    100000, 250000, 500000,  1000000, 2500000, 5000000};
+static const int64_t bucket_us[] = {500,    1000,   2500,   5000,    10000,   25000,  50000,
+                                    100000, 250000, 500000, 1000000, 2500000, 5000000};
 #define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]) + 1) /* + "+Inf" */
 
 struct route_metrics {
@@ -102,9 +102,9 @@ void metrics_render(const struct metrics *m, struct buf *b)
                     snprintf(code, sizeof(code), "%d", status_codes[s]);
                 else
                     snprintf(code, sizeof(code), "other");
-                buf_printf(b, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
-                           route_label(m, i), method_label(m, i, h), code,
-                           (unsigned long long)v);
+                buf_printf(b,
+                           "http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
+                           route_label(m, i), method_label(m, i, h), code, (unsigned long long)v);
             }
         }
     }
@@ -119,15 +119,19 @@ void metrics_render(const struct metrics *m, struct buf *b)
         for (size_t k = 0; k < NBUCKETS; k++) {
             cum += atomic_load_explicit(&m->r[i].buckets[k], memory_order_relaxed);
             if (k < NBUCKETS - 1)
-                buf_printf(b, "http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
+                buf_printf(b,
+                           "http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%"
+                           "g\"} %llu\n",
                            route, meth, (double)bucket_us[k] / 1e6, (unsigned long long)cum);
             else
-                buf_printf(b, "http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
+                buf_printf(b,
+                           "http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+"
+                           "Inf\"} %llu\n",
                            route, meth, (unsigned long long)cum);
         }
-        buf_printf(b, "http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n", route, meth,
-                   (double)atomic_load_explicit(&m->r[i].sum_us, memory_order_relaxed) / 1e6);
-        buf_printf(b, "http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n", route, meth,
-                   (unsigned long long)cum);
+        buf_printf(b, "http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n", route,
+                   meth, (double)atomic_load_explicit(&m->r[i].sum_us, memory_order_relaxed) / 1e6);
+        buf_printf(b, "http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+                   route, meth, (unsigned long long)cum);
     }
 }

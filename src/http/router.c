@@ -39,8 +39,8 @@ struct router {
 static const struct {
     enum http_method m;
     const char *name;
-} methods[] = {{HTTP_GET, "GET"},       {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
-               {HTTP_PUT, "PUT"},       {HTTP_PATCH, "PATCH"},   {HTTP_DELETE, "DELETE"},
+} methods[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
+               {HTTP_PUT, "PUT"},        {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
                {HTTP_OPTIONS, "OPTIONS"}};
 
 enum http_method http_method_parse(const char *s)
@@ -162,8 +162,10 @@ static bool seg_ok(const struct seg *s, const char *v)
 {
     size_t len = strlen(v);
     switch (s->kind) {
-    case SEG_LIT: return len == s->len && memcmp(v, s->text, len) == 0;
-    case SEG_UUID: return uuid_valid(v);
+    case SEG_LIT:
+        return len == s->len && memcmp(v, s->text, len) == 0;
+    case SEG_UUID:
+        return uuid_valid(v);
     case SEG_INT:
         if (len == 0 || len > 18)
             return false;
@@ -171,8 +173,10 @@ static bool seg_ok(const struct seg *s, const char *v)
             if (v[i] < '0' || v[i] > '9')
                 return false;
         return true;
-    case SEG_STR: return len > 0 && len <= 256;
-    case SEG_REST: return true;
+    case SEG_STR:
+        return len > 0 && len <= 256;
+    case SEG_REST:
+        return true;
     }
     return false;
 }

@@ -18,8 +18,8 @@ enum router_result {
 };
 
 struct router_match {
-    int route;                   /* index into the table on ROUTER_MATCH */
-    unsigned allowed;            /* methods the path accepts (405's Allow) */
+    int route;        /* index into the table on ROUTER_MATCH */
+    unsigned allowed; /* methods the path accepts (405's Allow) */
     int nparams;
     const char *names[ROUTER_MAX_PARAMS];  /* point into the route table */
     const char *values[ROUTER_MAX_PARAMS]; /* point into path_copy */

@@ -48,8 +48,8 @@ struct http_server {
     struct metrics *metrics;
     void *app;
     int port;
-    _Atomic long inflight;  /* requests between first access call and completion */
-    _Atomic bool draining;  /* shutting down: every response closes its connection */
+    _Atomic long inflight; /* requests between first access call and completion */
+    _Atomic bool draining; /* shutting down: every response closes its connection */
 };
 
 struct done_hook {
@@ -60,26 +60,26 @@ struct done_hook {
 struct http_req {
     struct http_server *srv;
     struct MHD_Connection *conn;
-    struct arena *arena;          /* created on first use */
+    struct arena *arena; /* created on first use */
     enum http_method method;
-    const char *path;             /* MHD's decoded path, lives with the request */
-    int stage;                    /* 0 new, 1 receiving, 2 answered */
-    int route;                    /* index into srv->routes, -1 unmatched */
-    int pending_err;              /* error decided from the headers, 0 none */
-    char pending_detail[160];     /* its detail */
-    bool close_after;             /* send Connection: close */
-    bool has_body;                /* Content-Length > 0 or chunked */
+    const char *path;         /* MHD's decoded path, lives with the request */
+    int stage;                /* 0 new, 1 receiving, 2 answered */
+    int route;                /* index into srv->routes, -1 unmatched */
+    int pending_err;          /* error decided from the headers, 0 none */
+    char pending_detail[160]; /* its detail */
+    bool close_after;         /* send Connection: close */
+    bool has_body;            /* Content-Length > 0 or chunked */
     struct router_match match;
     struct buf body;
     json_t *json;
     char request_id[65];
     char client_ip[INET6_ADDRSTRLEN];
     int64_t start_ns;
-    int status;                   /* status sent, 0 before */
+    int status; /* status sent, 0 before */
     size_t resp_bytes;
     struct done_hook done[MAX_DONE];
     int ndone;
-    void *local;                  /* see http_local */
+    void *local; /* see http_local */
 };
 
 struct res_header {
@@ -91,11 +91,11 @@ struct http_res {
     const char *ctype;
     const char *body;
     size_t len;
-    bool body_owned;              /* body is malloc'd and handed to MHD */
+    bool body_owned; /* body is malloc'd and handed to MHD */
     struct res_header headers[MAX_HEADERS];
     int nheaders;
     char detail[256];
-    struct verrs *verrs;          /* arena copy, for error returns */
+    struct verrs *verrs; /* arena copy, for error returns */
     struct http_req *req;
 };
 
@@ -489,8 +489,8 @@ static enum MHD_Result begin(struct http_req *r, const char *url, const char *me
         r->close_after = true;
         return send_error(r, MC_EBADREQ, "both Content-Length and Transfer-Encoding sent");
     }
-    enum router_result rr = router_match(srv->router, r->method ? r->method : HTTP_GET, url,
-                                         &r->match);
+    enum router_result rr =
+        router_match(srv->router, r->method ? r->method : HTTP_GET, url, &r->match);
     if (rr == ROUTER_MATCH && r->method != 0)
         r->route = r->match.route;
     if (rr == ROUTER_BAD_PATH) {
@@ -652,8 +652,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static int resolve_bind(const char *host, int port, struct sockaddr_storage *ss, bool *v6)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
         return -1;
@@ -686,16 +686,16 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         snprintf(err, errlen, "cannot resolve listen address '%s'", opts->host);
         goto fail;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_ALLOW_UPGRADE | (v6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                     (v6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        (unsigned)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_STRICT_FOR_CLIENT, 1,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
         MHD_OPTION_END);
@@ -748,8 +748,9 @@ void http_server_stop(struct http_server *srv, int grace_ms)
 
 void http_server_metrics(struct http_server *srv, struct buf *b)
 {
-    buf_printf(b, "# HELP http_requests_in_flight Requests being handled.\n"
-                  "# TYPE http_requests_in_flight gauge\nhttp_requests_in_flight %ld\n",
+    buf_printf(b,
+               "# HELP http_requests_in_flight Requests being handled.\n"
+               "# TYPE http_requests_in_flight gauge\nhttp_requests_in_flight %ld\n",
                atomic_load(&srv->inflight));
     metrics_render(srv->metrics, b);
 }

@@ -17,10 +17,10 @@ struct http_req;
 struct http_server;
 
 struct services {
-    struct config *cfg;         /* borrowed from main */
-    struct db *db;              /* owned by the app */
-    struct http_server *http;   /* set while serving */
-    int64_t started_mono_ns;    /* process start, for uptime and readiness timing */
+    struct config *cfg;       /* borrowed from main */
+    struct db *db;            /* owned by the app */
+    struct http_server *http; /* set while serving */
+    int64_t started_mono_ns;  /* process start, for uptime and readiness timing */
 };
 
 /* The services of the request's server. */

@@ -196,8 +196,7 @@ int db_query_row(struct db_conn *c, const char *sql, const struct db_param *p, i
     return s == 0 ? MC_ENOTFOUND : -s;
 }
 
-int db_exec(struct db_conn *c, const char *sql, const struct db_param *p, int n,
-            long long *changes)
+int db_exec(struct db_conn *c, const char *sql, const struct db_param *p, int n, long long *changes)
 {
     struct db_stmt *st = NULL;
     int rc = db_query(c, sql, p, n, &st);

@@ -37,8 +37,9 @@ struct db_param {
 #define DBP_I(v)  ((struct db_param){.type = DBP_INT, .i = (long long)(v)})
 #define DBP_R(v)  ((struct db_param){.type = DBP_REAL, .d = (double)(v)})
 #define DBP_NULL_ ((struct db_param){.type = DBP_NULL})
-#define DB_PARAMS(...) ((const struct db_param[]){__VA_ARGS__}), \
-    (int)(sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param))
+#define DB_PARAMS(...)                                                                             \
+    ((const struct db_param[]){__VA_ARGS__}),                                                      \
+        (int)(sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param))
 
 struct db_options {
     int pool_size;            /* connections at most (> 0) */

@@ -46,13 +46,13 @@ struct db_stmt {
 
 struct db {
     const struct db_driver *drv;
-    char *target;              /* SQLite path or PostgreSQL conninfo URL */
+    char *target; /* SQLite path or PostgreSQL conninfo URL */
     struct db_options opts;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct db_conn *free_list;
-    int open;                  /* connections created */
-    int in_use;                /* connections borrowed */
+    int open;   /* connections created */
+    int in_use; /* connections borrowed */
 };
 
 extern const struct db_driver db_sqlite_driver;

@@ -27,7 +27,7 @@ struct pg_conn {
 struct pg_stmt {
     struct db_stmt base;
     PGresult *res;
-    int row;       /* current row, -1 before the first db_step */
+    int row; /* current row, -1 before the first db_step */
     int nrows;
     long long changes;
 };
@@ -55,8 +55,7 @@ static int map_state(struct db_conn *c, const PGresult *res)
         return MC_EUNAVAIL;
     if (state == NULL)
         return MC_EDB;
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-        strcmp(state, "55P03") == 0)
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
         return MC_EBUSY;
     if (strcmp(state, "23505") == 0)
         return MC_ECONFLICT;
@@ -96,8 +95,10 @@ static int session_setup(struct db_conn *c, bool check_durability, char *err, si
         return 0;
     char v[32];
     if (simple(c, "SHOW fsync", v, sizeof(v)) != 0 || strcmp(v, "on") != 0) {
-        snprintf(err, errlen, "PostgreSQL runs with fsync=%s; refusing (acknowledged writes "
-                              "could be lost)", v);
+        snprintf(err, errlen,
+                 "PostgreSQL runs with fsync=%s; refusing (acknowledged writes "
+                 "could be lost)",
+                 v);
         return MC_ECONFIG;
     }
     if (simple(c, "SHOW synchronous_commit", v, sizeof(v)) != 0 || strcmp(v, "off") == 0) {
@@ -182,8 +183,12 @@ static int pg_query(struct db_conn *base, const char *sql, const struct db_param
             snprintf(nums[i], sizeof(nums[i]), "%.17g", p[i].d);
             values[i] = nums[i];
             break;
-        case DBP_TEXT: values[i] = p[i].s; break;
-        default: values[i] = NULL; break;
+        case DBP_TEXT:
+            values[i] = p[i].s;
+            break;
+        default:
+            values[i] = NULL;
+            break;
         }
     }
     PGresult *res = PQexecParams(pc(base)->h, text, n, NULL, n ? values : NULL, NULL, NULL, 0);

@@ -22,9 +22,9 @@
 #define CACHE_SLOTS 64
 
 struct cached {
-    char *sql;          /* owned copy of the SQL, NULL if the slot is empty */
+    char *sql; /* owned copy of the SQL, NULL if the slot is empty */
     sqlite3_stmt *st;
-    bool busy;          /* handed out and not yet finalized */
+    bool busy; /* handed out and not yet finalized */
 };
 
 struct sqlite_conn {
@@ -56,21 +56,28 @@ static int map_rc(struct db_conn *c, int rc)
     switch (rc & 0xff) {
     case SQLITE_OK:
     case SQLITE_ROW:
-    case SQLITE_DONE: return 0;
+    case SQLITE_DONE:
+        return 0;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return MC_EBUSY;
+    case SQLITE_LOCKED:
+        return MC_EBUSY;
     case SQLITE_CONSTRAINT:
         if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
             return MC_ECONFLICT;
         return MC_EINVAL;
-    case SQLITE_NOMEM: return MC_ENOMEM;
-    case SQLITE_FULL: return MC_EUNAVAIL;
+    case SQLITE_NOMEM:
+        return MC_ENOMEM;
+    case SQLITE_FULL:
+        return MC_EUNAVAIL;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-    case SQLITE_READONLY: return MC_EIO;
+    case SQLITE_READONLY:
+        return MC_EIO;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return MC_ECORRUPT;
-    default: return MC_EDB;
+    case SQLITE_NOTADB:
+        return MC_ECORRUPT;
+    default:
+        return MC_EDB;
     }
 }
 
@@ -107,8 +114,8 @@ static int sqlite_connect(struct db *db, struct db_conn **out, char *err, size_t
     c->base.drv = &db_sqlite_driver;
     c->base.db = db;
     make_parent_dir(db->target);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                SQLITE_OPEN_EXRESCODE;
+    int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(db->target, &c->h, flags, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open SQLite database '%s': %s", db->target,
@@ -185,10 +192,18 @@ static int bind_all(struct db_conn *c, sqlite3_stmt *st, const struct db_param *
     for (int i = 0; i < n; i++) {
         int rc;
         switch (p[i].type) {
-        case DBP_INT: rc = sqlite3_bind_int64(st, i + 1, p[i].i); break;
-        case DBP_REAL: rc = sqlite3_bind_double(st, i + 1, p[i].d); break;
-        case DBP_TEXT: rc = sqlite3_bind_text(st, i + 1, p[i].s, -1, SQLITE_TRANSIENT); break;
-        default: rc = sqlite3_bind_null(st, i + 1); break;
+        case DBP_INT:
+            rc = sqlite3_bind_int64(st, i + 1, p[i].i);
+            break;
+        case DBP_REAL:
+            rc = sqlite3_bind_double(st, i + 1, p[i].d);
+            break;
+        case DBP_TEXT:
+            rc = sqlite3_bind_text(st, i + 1, p[i].s, -1, SQLITE_TRANSIENT);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, i + 1);
+            break;
         }
         if (rc != SQLITE_OK)
             return map_rc(c, rc);

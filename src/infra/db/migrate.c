@@ -16,12 +16,11 @@
 
 #define PG_MIGRATION_LOCK 727274001 /* arbitrary, fixed advisory lock key */
 
-static const char create_table_sql[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version TEXT PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " checksum TEXT NOT NULL,"
-    " applied_at BIGINT NOT NULL)";
+static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                       " version TEXT PRIMARY KEY,"
+                                       " name TEXT NOT NULL,"
+                                       " checksum TEXT NOT NULL,"
+                                       " applied_at BIGINT NOT NULL)";
 
 static void table_for(struct db *db, const struct embed_file **t, size_t *n)
 {
@@ -57,8 +56,8 @@ static int verify_applied(struct db_conn *c, const struct embed_file *t, size_t 
                           char *err, size_t errlen)
 {
     struct db_stmt *st = NULL;
-    int rc = db_query(c, "SELECT version, checksum FROM schema_migrations ORDER BY version",
-                      NULL, 0, &st);
+    int rc = db_query(c, "SELECT version, checksum FROM schema_migrations ORDER BY version", NULL,
+                      0, &st);
     if (rc != 0) {
         snprintf(err, errlen, "cannot read schema_migrations: %s", db_last_error(c));
         return rc;
@@ -77,15 +76,17 @@ static int verify_applied(struct db_conn *c, const struct embed_file *t, size_t 
             done[i] = true;
             checksum(&t[i], want);
             if (strcmp(want, sum ? sum : "") != 0) {
-                snprintf(err, errlen, "migration %s was edited after it was applied "
-                                      "(checksum differs); add a new migration instead",
+                snprintf(err, errlen,
+                         "migration %s was edited after it was applied "
+                         "(checksum differs); add a new migration instead",
                          t[i].name);
                 rc = MC_ECORRUPT;
             }
         }
         if (!found && rc == 0) {
-            snprintf(err, errlen, "database has migration %s that this binary does not know "
-                                  "(was a newer version run against it?)",
+            snprintf(err, errlen,
+                     "database has migration %s that this binary does not know "
+                     "(was a newer version run against it?)",
                      version);
             rc = MC_ECORRUPT;
         }

@@ -102,9 +102,8 @@ static int metrics_get(struct http_req *req, struct http_res *res)
                "# TYPE db_pool_connections_in_use gauge\ndb_pool_connections_in_use %d\n"
                "# HELP db_pool_connections_max Database pool size.\n"
                "# TYPE db_pool_connections_max gauge\ndb_pool_connections_max %d\n",
-               rss_bytes(), open_fds(),
-               (double)(mc_mono_ns() - svc->started_mono_ns) / 1e9, db_pool_in_use(svc->db),
-               db_pool_size(svc->db));
+               rss_bytes(), open_fds(), (double)(mc_mono_ns() - svc->started_mono_ns) / 1e9,
+               db_pool_in_use(svc->db), db_pool_size(svc->db));
     http_res_body(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
     buf_free(&b);
     return 0;
