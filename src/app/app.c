@@ -14,6 +14,7 @@
 #include "infra/db/migrate.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,26 @@ void app_close(struct app *app)
     db_close(app->svc.db);
     free(app->routes);
     free(app);
+}
+
+/* Raises the open-file limit so max_connections sockets fit (the soft limit is often
+ * 1024); the hard limit is never exceeded. */
+static void raise_fd_limit(long want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t target = (rlim_t)want;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max)
+        target = rl.rlim_max;
+    if (target > rl.rlim_cur) {
+        rl.rlim_cur = target;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("cannot raise the open-file limit", LF_I("wanted", want));
+    }
+    if ((long)rl.rlim_cur < want)
+        log_warn("open-file limit below HTTP_MAX_CONNECTIONS",
+                 LF_I("limit", (long long)rl.rlim_cur), LF_I("wanted", want));
 }
 
 /* Concatenates each module's route table into one (module order = match order). */
@@ -110,6 +131,7 @@ int app_serve(struct app *app, int port_override)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    raise_fd_limit((long)o.max_connections + 256);
     char err[256];
     app->svc.http = http_server_start(&o, app->routes, app->nroutes, &app->svc, err, sizeof(err));
     if (app->svc.http == NULL) {
