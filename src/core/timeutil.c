@@ -55,14 +55,16 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+/* The instants rfc3339_format can write: years 0000..9999 UTC. */
+#define MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00.000Z */
+#define MAX_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
+
 void rfc3339_format(int64_t ms, char out[RFC3339_LEN])
 {
-    const int64_t min_ms = -62167219200000LL; /* 0000-01-01 */
-    const int64_t max_ms = 253402300799999LL; /* 9999-12-31T23:59:59.999 */
-    if (ms < min_ms)
-        ms = min_ms;
-    if (ms > max_ms)
-        ms = max_ms;
+    if (ms < MIN_MS)
+        ms = MIN_MS;
+    if (ms > MAX_MS)
+        ms = MAX_MS;
     int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int64_t rem = ms - days * 86400000;
     int64_t y;
@@ -164,6 +166,10 @@ int rfc3339_parse(const char *s, int64_t *out_ms)
         return MC_EBADREQ;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - (int64_t)off_min * 60;
-    *out_ms = secs * 1000 + frac_ms;
+    int64_t ms = secs * 1000 + frac_ms;
+    /* an offset can move year 0000 or 9999 outside what rfc3339_format writes back */
+    if (ms < MIN_MS || ms > MAX_MS)
+        return MC_EBADREQ;
+    *out_ms = ms;
     return 0;
 }

@@ -24,7 +24,8 @@ void rfc3339_format(int64_t ms, char out[RFC3339_LEN]);
 
 /* Parses an RFC 3339 date-time ("2026-12-03T15:04:05Z", optional fraction of 1-9
  * digits, "Z" or "+HH:MM"/"-HH:MM") into epoch ms. Returns 0 or MC_EBADREQ. Checks
- * calendar validity (no Feb 30) and rejects trailing garbage. */
+ * calendar validity (no Feb 30) and rejects trailing garbage, and instants outside
+ * years 0000..9999 UTC, so that rfc3339_format gives back the same instant. */
 int rfc3339_parse(const char *s, int64_t *out_ms);
 
 /* Parses a calendar date "YYYY-MM-DD" into days since 1970-01-01. 0 or MC_EBADREQ. */

@@ -69,6 +69,7 @@ struct http_req {
     char pending_detail[160]; /* its detail */
     bool close_after;         /* send Connection: close */
     bool has_body;            /* Content-Length > 0 or chunked */
+    bool nul_in_path;         /* raw path had %00: MHD's decoded path is cut short */
     struct router_match match;
     struct buf body;
     json_t *json;
@@ -469,6 +470,35 @@ static enum MHD_Result preflight(struct http_req *r)
     return send_response(r, &res);
 }
 
+struct cl_scan {
+    const char *first;
+    bool conflict;
+};
+
+static enum MHD_Result scan_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    (void)kind;
+    struct cl_scan *s = cls;
+    if (key == NULL || strcasecmp(key, "Content-Length") != 0)
+        return MHD_YES;
+    if (value == NULL)
+        value = "";
+    if (s->first == NULL)
+        s->first = value;
+    else if (strcmp(s->first, value) != 0)
+        s->conflict = true;
+    return MHD_YES;
+}
+
+/* True if the request has several Content-Length headers that disagree. */
+static bool content_length_conflict(struct MHD_Connection *conn)
+{
+    struct cl_scan s = {NULL, false};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_content_length, &s);
+    return s.conflict;
+}
+
 static enum MHD_Result begin(struct http_req *r, const char *url, const char *method)
 {
     struct http_server *srv = r->srv;
@@ -489,8 +519,15 @@ static enum MHD_Result begin(struct http_req *r, const char *url, const char *me
         r->close_after = true;
         return send_error(r, MC_EBADREQ, "both Content-Length and Transfer-Encoding sent");
     }
+    if (cl != NULL && content_length_conflict(r->conn)) {
+        /* RFC 9112 6.3: differing Content-Length values are unrecoverable (smuggling) */
+        r->close_after = true;
+        return send_error(r, MC_EBADREQ, "conflicting Content-Length headers");
+    }
     enum router_result rr =
         router_match(srv->router, r->method ? r->method : HTTP_GET, url, &r->match);
+    if (r->nul_in_path)
+        rr = ROUTER_BAD_PATH; /* "/health%00/x" must not be served as "/health" */
     if (rr == ROUTER_MATCH && r->method != 0)
         r->route = r->match.route;
     if (rr == ROUTER_BAD_PATH) {
@@ -571,12 +608,15 @@ static enum MHD_Result finish(struct http_req *r)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)uri;
     struct http_req *r = mc_xcalloc(1, sizeof(*r));
     r->srv = cls;
     r->conn = conn;
     r->route = -1;
     r->start_ns = mc_mono_ns();
+    /* uri is still percent-encoded here; MHD decodes %00 into a NUL that ends the path */
+    for (const char *p = uri; p != NULL && *p != '\0' && *p != '?'; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+            r->nul_in_path = true;
     return r;
 }
 
@@ -637,7 +677,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[256];

@@ -108,6 +108,19 @@ static int session_setup(struct db_conn *c, bool check_durability, char *err, si
     return 0;
 }
 
+/* libpq prints NOTICEs (e.g. "relation ... already exists, skipping") to stderr by
+ * default, which breaks the JSON-lines log; route them through the logger instead. */
+static void pg_notice(void *arg, const char *message)
+{
+    (void)arg;
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", message);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    log_debug("postgresql notice", LF_S("detail", msg));
+}
+
 static int pg_connect(struct db *db, struct db_conn **out, char *err, size_t errlen)
 {
     struct pg_conn *c = mc_xcalloc(1, sizeof(*c));
@@ -126,6 +139,7 @@ static int pg_connect(struct db *db, struct db_conn **out, char *err, size_t err
             err[--n] = '\0';
         goto fail;
     }
+    PQsetNoticeProcessor(c->h, pg_notice, NULL);
     rc = session_setup(&c->base, db->open == 0, err, errlen);
     if (rc != 0)
         goto fail;

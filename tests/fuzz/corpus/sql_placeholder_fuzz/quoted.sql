@@ -1,0 +1,1 @@
+SELECT '?' , "we?ird", 'it''s ?' FROM t WHERE a = ?

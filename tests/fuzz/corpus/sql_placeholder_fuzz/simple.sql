@@ -1,0 +1,1 @@
+SELECT * FROM patients WHERE id = ? AND clinic_id = ?
