@@ -114,6 +114,7 @@ int app_serve(struct app *app, int port_override)
                                     : (int)config_int(cfg, CFG_BACKEND_PORT),
         .threads = http_threads(cfg),
         .connection_timeout_s = (int)config_int(cfg, CFG_HTTP_CONNECTION_TIMEOUT),
+        .header_timeout_s = (int)config_int(cfg, CFG_HTTP_HEADER_TIMEOUT),
         .request_timeout_s = (int)config_int(cfg, CFG_HTTP_REQUEST_TIMEOUT),
         .max_connections = (int)config_int(cfg, CFG_HTTP_MAX_CONNECTIONS),
         .max_connections_per_ip = (int)config_int(cfg, CFG_HTTP_MAX_CONNECTIONS_PER_IP),

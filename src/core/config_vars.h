@@ -24,6 +24,7 @@ X("Runtime", FRONTEND_URL, URL, "http://localhost:3000", NULL, 0, 0, "Origin all
 X("Runtime", PUBLIC_URL, URL, "http://localhost:8000", NULL, 0, 0, "External base URL of this server (links in mail, FHIR fullUrl).") \
 X("HTTP", HTTP_THREADS, INT, "0", NULL, 0, 256, "Worker threads; 0 means 2 x CPU cores.") \
 X("HTTP", HTTP_CONNECTION_TIMEOUT, DUR, "30s", NULL, 1, 3600, "Idle connection timeout; slow clients are cut off.") \
+X("HTTP", HTTP_HEADER_TIMEOUT, DUR, "10s", NULL, 1, 3600, "Request headers must arrive within this (also the keep-alive idle limit); stops slowloris clients.") \
 X("HTTP", HTTP_REQUEST_TIMEOUT, DUR, "30s", NULL, 1, 3600, "Longest time a client may take to send a request body.") \
 X("HTTP", HTTP_MAX_CONNECTIONS, INT, "10000", NULL, 16, 1000000, "Open connections across all clients.") \
 X("HTTP", HTTP_MAX_CONNECTIONS_PER_IP, INT, "256", NULL, 0, 1000000, "Open connections from one client address; 0 = unlimited.") \

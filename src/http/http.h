@@ -103,6 +103,7 @@ struct http_server_opts {
     int port;                   /* 0 = pick a free port (see http_server_port) */
     int threads;                /* worker threads, > 0 */
     int connection_timeout_s;   /* idle connection timeout */
+    int header_timeout_s;       /* request headers must arrive within this; 0 = off */
     int request_timeout_s;      /* longest body upload */
     int max_connections;        /* across all clients */
     int max_connections_per_ip; /* 0 = unlimited */

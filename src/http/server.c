@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,7 +50,28 @@ struct http_server {
     void *app;
     int port;
     _Atomic long inflight; /* requests between first access call and completion */
+    int64_t header_timeout_ns;   /* see struct conn_watch */
+    pthread_mutex_t watch_mu;    /* guards watch_head */
+    pthread_cond_t watch_cv;     /* wakes the watchdog to stop */
+    struct conn_watch *watch_head;
+    bool watch_stop;             /* under watch_mu */
+    pthread_t watchdog;
+    bool watchdog_running;
     _Atomic bool draining; /* shutting down: every response closes its connection */
+};
+
+/*
+ * A request's headers must arrive within header_timeout of the connection becoming ready
+ * for it (accepted, or the previous response completed). libmicrohttpd's own timeout is
+ * an idle timeout, which a client sending one byte at a time never trips (slowloris), so
+ * a watchdog thread shuts down the socket of any connection past its deadline; the
+ * connection's own thread then sees EOF and closes it. Body uploads have their own
+ * deadline (request_timeout_s, checked in receive()).
+ */
+struct conn_watch {
+    int fd;                       /* the connection's socket, valid until CLOSED */
+    _Atomic int64_t deadline_ns;  /* monotonic; INT64_MAX = none (headers received) */
+    struct conn_watch *prev, *next;
 };
 
 struct done_hook {
@@ -410,6 +432,87 @@ static enum MHD_Result send_error(struct http_req *r, int err, const char *detai
     return send_response(r, &res);
 }
 
+/* ---------- header deadline (see struct conn_watch) ---------- */
+
+static struct conn_watch *conn_watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void watch_set(struct http_server *srv, struct MHD_Connection *conn, bool waiting)
+{
+    struct conn_watch *w = conn_watch_of(conn);
+    if (w != NULL)
+        atomic_store(&w->deadline_ns,
+                     waiting ? mc_mono_ns() + srv->header_timeout_ns : INT64_MAX);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn_watch *w = mc_xcalloc(1, sizeof(*w));
+        w->fd = ci ? ci->connect_fd : -1;
+        atomic_store(&w->deadline_ns, mc_mono_ns() + srv->header_timeout_ns);
+        pthread_mutex_lock(&srv->watch_mu);
+        w->next = srv->watch_head;
+        if (w->next != NULL)
+            w->next->prev = w;
+        srv->watch_head = w;
+        pthread_mutex_unlock(&srv->watch_mu);
+        *socket_context = w;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
+        struct conn_watch *w = *socket_context;
+        pthread_mutex_lock(&srv->watch_mu);
+        if (w->prev != NULL)
+            w->prev->next = w->next;
+        else
+            srv->watch_head = w->next;
+        if (w->next != NULL)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&srv->watch_mu);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Every 250 ms, shuts down sockets whose headers are late. The fd stays open (MHD owns
+ * it) and cannot be reused meanwhile: CLOSED, which removes it from the list under the
+ * same lock, comes before MHD closes it. */
+static void *watchdog_main(void *arg)
+{
+    struct http_server *srv = arg;
+    pthread_mutex_lock(&srv->watch_mu);
+    while (!srv->watch_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
+        int64_t now = mc_mono_ns();
+        int cut = 0;
+        for (struct conn_watch *w = srv->watch_head; w != NULL; w = w->next) {
+            if (atomic_load(&w->deadline_ns) < now && w->fd >= 0) {
+                shutdown(w->fd, SHUT_RDWR);
+                atomic_store(&w->deadline_ns, INT64_MAX);
+                cut++;
+            }
+        }
+        if (cut > 0)
+            log_info("connections cut off: request headers too slow", LF_I("count", cut));
+    }
+    pthread_mutex_unlock(&srv->watch_mu);
+    return NULL;
+}
+
 /* ---------- request stages ---------- */
 
 static void set_request_id(struct http_req *r)
@@ -507,6 +610,7 @@ static enum MHD_Result begin(struct http_req *r, const char *url, const char *me
     r->route = -1;
     r->start_ns = r->start_ns ? r->start_ns : mc_mono_ns();
     atomic_fetch_add(&srv->inflight, 1);
+    watch_set(srv, r->conn, false);
     set_request_id(r);
     log_set_request_id(r->request_id);
 
@@ -648,12 +752,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
     if (r == NULL)
         return;
     *con_cls = NULL;
+    watch_set(srv, conn, true);
     if (r->stage >= 1) {
         atomic_fetch_sub(&srv->inflight, 1);
         int status = r->status ? r->status : 499; /* the client went away first */
@@ -720,6 +824,9 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
     if (srv->router == NULL)
         goto fail;
     srv->metrics = metrics_new(routes, nroutes);
+    srv->header_timeout_ns = (int64_t)opts->header_timeout_s * 1000000000LL;
+    pthread_mutex_init(&srv->watch_mu, NULL);
+    pthread_cond_init(&srv->watch_cv, NULL);
     struct sockaddr_storage ss;
     bool v6 = false;
     if (resolve_bind(opts->host, opts->port, &ss, &v6) != 0) {
@@ -738,7 +845,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_STRICT_FOR_CLIENT, 1,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
     if (srv->d == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d (port in use or no permission)", opts->host,
                  opts->port);
@@ -746,10 +853,15 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : opts->port;
+    if (srv->header_timeout_ns > 0 &&
+        pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0)
+        srv->watchdog_running = true;
     return srv;
 fail:
     router_free(srv->router);
     metrics_free(srv->metrics);
+    pthread_mutex_destroy(&srv->watch_mu);
+    pthread_cond_destroy(&srv->watch_cv);
     free(srv);
     return NULL;
 }
@@ -781,6 +893,15 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     if (left > 0)
         log_warn("shutdown grace period over, closing busy connections", LF_I("inflight", left));
     MHD_stop_daemon(srv->d);
+    if (srv->watchdog_running) {
+        pthread_mutex_lock(&srv->watch_mu);
+        srv->watch_stop = true;
+        pthread_cond_signal(&srv->watch_cv);
+        pthread_mutex_unlock(&srv->watch_mu);
+        pthread_join(srv->watchdog, NULL);
+    }
+    pthread_mutex_destroy(&srv->watch_mu);
+    pthread_cond_destroy(&srv->watch_cv);
     router_free(srv->router);
     metrics_free(srv->metrics);
     free(srv);
