@@ -68,14 +68,14 @@ static void note(char **list, int *n, const char *fmt, ...)
 #define problem(c, ...) note((c)->problems, &(c)->nproblems, __VA_ARGS__)
 #define warning(c, ...) note((c)->warnings, &(c)->nwarnings, __VA_ARGS__)
 
-static int choice_index(const char *choices, const char *value)
+static int choice_index(const char *choices, const char *value, bool nocase)
 {
     size_t vl = strlen(value);
     int i = 0;
     for (const char *p = choices; *p; i++) {
         const char *bar = strchr(p, '|');
         size_t n = bar ? (size_t)(bar - p) : strlen(p);
-        if (n == vl && strncmp(p, value, n) == 0)
+        if (n == vl && (nocase ? strncasecmp(p, value, n) : strncmp(p, value, n)) == 0)
             return i;
         if (bar == NULL)
             break;
@@ -148,7 +148,7 @@ static bool check_value(struct config *c, enum cfg_id id, const char *raw)
                 d->name, strlen(raw));
         return false;
     case T_ENUM: {
-        int i = choice_index(d->choices, raw);
+        int i = choice_index(d->choices, raw, false);
         if (i < 0) {
             problem(c, "%s: '%s' is not one of %s", d->name, raw, d->choices);
             return false;
@@ -163,7 +163,7 @@ static bool check_value(struct config *c, enum cfg_id id, const char *raw)
         for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
             while (*item == ' ')
                 item++;
-            if (d->choices && choice_index(d->choices, item) < 0) {
+            if (d->choices && choice_index(d->choices, item, true) < 0) {
                 problem(c, "%s: '%s' is not one of %s", d->name, item, d->choices);
                 ok = false;
             }
@@ -518,16 +518,29 @@ const char *config_warning(const struct config *c, int i)
     return c->warnings[i];
 }
 
-/* Masks the password in scheme://user:password@host URLs. */
+/* Masks the password in scheme://user:password@host URLs and in a password=... URI
+ * parameter (libpq accepts both). */
 static void print_url_masked(FILE *f, const char *url)
 {
     const char *scheme = strstr(url, "://");
     const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
     const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-    if (at != NULL && colon != NULL && colon < at)
-        fprintf(f, "%.*s****%s", (int)(colon + 1 - url), url, at);
-    else
-        fputs(url, f);
+    const char *auth_end = scheme ? strpbrk(scheme + 3, "/?#") : NULL;
+    const char *p = url;
+    if (at != NULL && colon != NULL && colon < at && (auth_end == NULL || at < auth_end)) {
+        fprintf(f, "%.*s****", (int)(colon + 1 - url), url);
+        p = at;
+    }
+    for (const char *q = strchr(p, '?'); q != NULL;) {
+        const char *name = q + 1;
+        const char *amp = strchr(name, '&');
+        if (strncmp(name, "password=", 9) == 0) {
+            fprintf(f, "%.*s****", (int)(name + 9 - p), p);
+            p = amp ? amp : name + strlen(name);
+        }
+        q = amp;
+    }
+    fputs(p, f);
 }
 
 void config_print(const struct config *c, FILE *f)

@@ -75,7 +75,10 @@ int json_parse_strict(const char *data, size_t len, json_t **out, char *err, siz
     json_error_t je;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (root == NULL) {
-        /* jansson's text names the problem and position; it never echoes input bytes */
+        /* jansson appends " near '<input>'": cut it so the client's bytes are not echoed */
+        char *near = strstr(je.text, " near '");
+        if (near != NULL)
+            *near = '\0';
         snprintf(err, errlen, "malformed JSON at line %d column %d: %s", je.line, je.column,
                  je.text);
         return MC_EBADREQ;

@@ -8,7 +8,9 @@
 #include "core/timeutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,11 +113,32 @@ void log_json_escape(struct buf *b, const char *s)
     }
 }
 
+/* A thread-local buffer has no destructor of its own: a pthread key frees it when the
+ * thread exits (pool threads of a stopped server), so it does not leak. */
+static pthread_key_t line_key;
+static pthread_once_t line_key_once = PTHREAD_ONCE_INIT;
+
+static void line_free(void *line)
+{
+    buf_free(line);
+}
+
+static void line_key_create(void)
+{
+    pthread_key_create(&line_key, line_free);
+}
+
 void log_write(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
 {
     if (!log_enabled(level))
         return;
     static _Thread_local struct buf line = BUF_INIT;
+    static _Thread_local bool line_registered;
+    if (!line_registered) {
+        pthread_once(&line_key_once, line_key_create);
+        pthread_setspecific(line_key, &line);
+        line_registered = true;
+    }
     char ts[RFC3339_LEN];
     rfc3339_format(mc_now_ms(), ts);
     buf_reset(&line);

@@ -49,12 +49,12 @@ struct http_server {
     struct metrics *metrics;
     void *app;
     int port;
-    _Atomic long inflight; /* requests between first access call and completion */
-    int64_t header_timeout_ns;   /* see struct conn_watch */
-    pthread_mutex_t watch_mu;    /* guards watch_head */
-    pthread_cond_t watch_cv;     /* wakes the watchdog to stop */
+    _Atomic long inflight;     /* requests between first access call and completion */
+    int64_t header_timeout_ns; /* see struct conn_watch */
+    pthread_mutex_t watch_mu;  /* guards watch_head */
+    pthread_cond_t watch_cv;   /* wakes the watchdog to stop */
     struct conn_watch *watch_head;
-    bool watch_stop;             /* under watch_mu */
+    bool watch_stop; /* under watch_mu */
     pthread_t watchdog;
     bool watchdog_running;
     _Atomic bool draining; /* shutting down: every response closes its connection */
@@ -69,8 +69,8 @@ struct http_server {
  * deadline (request_timeout_s, checked in receive()).
  */
 struct conn_watch {
-    int fd;                       /* the connection's socket, valid until CLOSED */
-    _Atomic int64_t deadline_ns;  /* monotonic; INT64_MAX = none (headers received) */
+    int fd;                      /* the connection's socket, valid until CLOSED */
+    _Atomic int64_t deadline_ns; /* monotonic; INT64_MAX = none (headers received) */
     struct conn_watch *prev, *next;
 };
 
@@ -445,8 +445,7 @@ static void watch_set(struct http_server *srv, struct MHD_Connection *conn, bool
 {
     struct conn_watch *w = conn_watch_of(conn);
     if (w != NULL)
-        atomic_store(&w->deadline_ns,
-                     waiting ? mc_mono_ns() + srv->header_timeout_ns : INT64_MAX);
+        atomic_store(&w->deadline_ns, waiting ? mc_mono_ns() + srv->header_timeout_ns : INT64_MAX);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -844,8 +843,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         (unsigned)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_STRICT_FOR_CLIENT, 1,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        srv, MHD_OPTION_END);
     if (srv->d == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d (port in use or no permission)", opts->host,
                  opts->port);
@@ -853,8 +852,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : opts->port;
-    if (srv->header_timeout_ns > 0 &&
-        pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0)
+    if (srv->header_timeout_ns > 0 && pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0)
         srv->watchdog_running = true;
     return srv;
 fail:

@@ -262,7 +262,8 @@ static int sqlite_step(struct db_stmt *base)
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE) {
-        s->changes = sqlite3_changes64(sc(base->conn)->h);
+        /* sqlite3_changes64 keeps the last write's count; a read changes nothing */
+        s->changes = sqlite3_stmt_readonly(s->st) ? 0 : sqlite3_changes64(sc(base->conn)->h);
         return 0;
     }
     return -map_rc(base->conn, rc);
