@@ -31,13 +31,14 @@ failed=0
 status=0
 log="$(mktemp)"
 
-count_ctest() { # "N% tests passed, F tests failed out of T"
-    local line total fails
-    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$log" | tail -1 || true)
-    total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
-    fails=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
-    passed=$((passed + ${total:-0} - ${fails:-0}))
-    failed=$((failed + ${fails:-0}))
+count_ctest() { # cmocka's "[  PASSED  ] N test(s)." per test program; a crashed one counts 1 failed
+    local p f crashed
+    p=$({ grep -oE '\[  PASSED  \] [0-9]+' "$log" || true; } | awk '{s += $4} END {print s + 0}')
+    f=$({ grep -oE '\[  FAILED  \] [0-9]+' "$log" || true; } | awk '{s += $4} END {print s + 0}')
+    crashed=$(grep -cE '\*\*\*(Exception|Failed|Timeout)' "$log" || true)
+    [ "$f" -eq 0 ] && f=${crashed:-0}
+    passed=$((passed + p))
+    failed=$((failed + f))
 }
 count_node() { # "# pass N" / "# fail N"
     local p f
@@ -49,17 +50,25 @@ count_node() { # "# pass N" / "# fail N"
 
 echo "== unit tests (SQLite and PostgreSQL backends) =="
 scripts/services.sh reset-db >/dev/null
-if ! (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS") 2>&1 | tee "$log"; then status=1; fi
+if ! (cd "$BUILD_DIR" && ctest -V -j "$JOBS") >"$log" 2>&1; then status=1; cat "$log"; fi
+grep -E '^[0-9]+/[0-9]+ Test|tests passed|FAILED|ERROR|Sanitizer' "$log" || true
 count_ctest
 
 for backend in sqlite postgres; do
     echo "== API tests against $backend =="
     scripts/services.sh reset-db >/dev/null
-    if ! MC_BIN="$PWD/$BUILD_DIR/mimicare" MC_TEST_BACKEND="$backend" \
-        node --test --test-concurrency=2 tests/api/ 2>&1 | tee "$log"; then
-        status=1
-    fi
+    node_rc=0
+    MC_BIN="$PWD/$BUILD_DIR/mimicare" MC_TEST_BACKEND="$backend" \
+        node --test --test-concurrency=2 tests/api/ >"$log" 2>&1 || node_rc=$?
     count_node
+    if [ "$node_rc" -ne 0 ]; then
+        status=1
+        cat "$log" # the whole TAP output, so the failure and any sanitizer report are visible
+        # a failing hook (e.g. a sanitizer report at server exit) is not counted by node
+        grep -qE '^# fail [1-9]' "$log" || failed=$((failed + 1))
+    else
+        grep -E '^# (tests|pass|fail|todo|skipped) ' "$log"
+    fi
 done
 rm -f "$log"
 

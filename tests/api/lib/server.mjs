@@ -130,6 +130,14 @@ export function startServer({ env = {}, args = [], tmp, timeoutMs = 10000 } = {}
                     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
                     stopped = exited.then((code) => {
                         if (ownTmp) removeTmp(dir);
+                        // under the sanitizer build a report (leak, overflow, UB) fails the suite
+                        const report = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.exec(stderr);
+                        if (report) {
+                            throw new Error(`sanitizer report from the server:\n${stderr.slice(report.index, report.index + 4000)}`);
+                        }
+                        if ((signal === 'SIGTERM' || signal === 'SIGINT') && code !== 0) {
+                            throw new Error(`server exited with ${code} after ${signal}\n${stderr.slice(-2000)}`);
+                        }
                         return code;
                     });
                     return stopped;
