@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef MIMICARE_VERSION
 #define MIMICARE_VERSION "0.0.0-dev"
@@ -259,6 +260,8 @@ int main(int argc, char **argv)
     int64_t t0 = mc_mono_ns();
     const char *env_file = NULL;
     int i = 1;
+    /* everything this process creates (database, WAL, secrets, files) is private to it */
+    umask(077);
     if (sodium_init() < 0) {
         fputs("mimicare: libsodium failed to initialise\n", stderr);
         return 1;
