@@ -121,7 +121,7 @@ int app_serve(struct app *app, int port_override)
         .max_json_body = (size_t)config_int(cfg, CFG_MAX_JSON_BODY_SIZE),
         .cors_origin = config_str(cfg, CFG_FRONTEND_URL),
         .request_logging = config_bool(cfg, CFG_ENABLE_REQUEST_LOGGING),
-        .trust_proxy = config_bool(cfg, CFG_TRUST_PROXY),
+        .trusted_proxies = config_str(cfg, CFG_TRUSTED_PROXIES),
         .hsts = true, /* harmless over plain HTTP: browsers only honour it over TLS */
     };
     /* signals are taken synchronously by this thread; every other thread blocks them */

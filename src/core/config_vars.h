@@ -29,7 +29,7 @@ X("HTTP", HTTP_REQUEST_TIMEOUT, DUR, "30s", NULL, 1, 3600, "Longest time a clien
 X("HTTP", HTTP_MAX_CONNECTIONS, INT, "10000", NULL, 16, 1000000, "Open connections across all clients.") \
 X("HTTP", HTTP_MAX_CONNECTIONS_PER_IP, INT, "256", NULL, 0, 1000000, "Open connections from one client address; 0 = unlimited.") \
 X("HTTP", MAX_JSON_BODY_SIZE, INT, "1048576", NULL, 1024, 67108864, "Largest JSON request body in bytes (413 above).") \
-X("HTTP", TRUST_PROXY, BOOL, "false", NULL, 0, 0, "Take the client address from X-Forwarded-For (only behind your own load balancer).") \
+X("HTTP", TRUSTED_PROXIES, STR, "", NULL, 0, 0, "Comma-separated addresses of your load balancers; X-Forwarded-For is honoured only from them.") \
 X("Database", DATABASE_URL, DBURL, "sqlite:./var/mimicare.db", NULL, 0, 0, "sqlite:PATH (embedded) or postgresql://user:pass@host:5432/mimicare.") \
 X("Database", DB_POOL_SIZE, INT, "0", NULL, 0, 512, "Database connections; 0 means HTTP threads + job workers + 2.") \
 X("Database", DB_STATEMENT_TIMEOUT, DUR, "30s", NULL, 1, 3600, "PostgreSQL statement_timeout; SQLite busy timeout.") \
@@ -42,9 +42,14 @@ X("Auth", JWT_AUDIENCE, STR, "mimicare-api", NULL, 0, 0, "aud claim of access to
 X("Auth", SESSION_TIMEOUT, DUR, "30m", NULL, 60, 86400, "Idle session timeout.") \
 X("Auth", MAX_LOGIN_ATTEMPTS, INT, "5", NULL, 1, 100, "Failed logins before lockout.") \
 X("Auth", LOCKOUT_DURATION, DUR, "30m", NULL, 60, 86400, "How long a lockout lasts.") \
+X("Auth", SESSION_MAX_AGE, DUR, "12h", NULL, 300, 604800, "Absolute session age after which the user must re-authenticate.") \
+X("Auth", REQUIRE_STAFF_MFA, ENUM, "auto", "auto|true|false", 0, 0, "Doctors and admins need a second factor; auto = true in production.") \
+X("Auth", PASSWORD_HASH_CONCURRENCY, INT, "0", NULL, 0, 64, "Argon2id hashes computed at once (19 MiB each); 0 = CPU cores.") \
+X("Auth", EMAIL_VERIFICATION_REQUIRED, BOOL, "true", NULL, 0, 0, "Patients must verify their e-mail before logging in.") \
 X("Crypto", API_KEY_ENCRYPTION_SECRET, KEY, "", NULL, 0, 0, "Key that encrypts stored third-party API keys and TOTP secrets.") \
 X("Crypto", DATA_ENCRYPTION_KEY, KEY, "", NULL, 0, 0, "Master key wrapping per-patient data keys.") \
-X("Crypto", AUDIT_HMAC_SECRET, KEY, "", NULL, 0, 0, "Key of the audit log's hash-chain checkpoints.") \
+X("Crypto", AUDIT_HMAC_SECRET, KEY, "", NULL, 0, 0, "Key of the audit log's hash chain and checkpoints.") \
+X("Crypto", AUDIT_CHECKPOINT_INTERVAL, DUR, "60s", NULL, 1, 86400, "How often the audit chain's head is written to DATA_DIR/audit-checkpoint.") \
 X("Crypto", ENABLE_DATA_ENCRYPTION, BOOL, "true", NULL, 0, 0, "Encrypt PHI files and free-text notes at rest.") \
 X("Crypto", ENABLE_AUDIT_LOGS, BOOL, "true", NULL, 0, 0, "Write the audit log (must stay on in production).") \
 X("Logging", LOG_LEVEL, ENUM, "info", "debug|info|warn|error", 0, 0, "Lowest level written to stderr.") \
@@ -52,6 +57,8 @@ X("Logging", ENABLE_REQUEST_LOGGING, BOOL, "true", NULL, 0, 0, "One log line per
 X("Rate limits", RATE_LIMIT_WINDOW, DUR, "900", NULL, 1, 86400, "Rate-limit window.") \
 X("Rate limits", RATE_LIMIT_MAX_REQUESTS, INT, "100", NULL, 1, 1000000, "Unauthenticated requests per client address per window.") \
 X("Rate limits", RATE_LIMIT_LOGIN_MAX, INT, "5", NULL, 1, 10000, "Login attempts per client address per window.") \
+X("Rate limits", RATE_LIMIT_USER_MAX, INT, "1000", NULL, 1, 1000000, "Authenticated requests per user per window.") \
+X("Rate limits", RATE_LIMIT_UPLOADS_PER_HOUR, INT, "10", NULL, 1, 10000, "File uploads per user per hour.") \
 X("Redis", REDIS_HOST, STR, "", NULL, 0, 0, "Redis host; empty = in-process cache, limits and fan-out.") \
 X("Redis", REDIS_PORT, INT, "6379", NULL, 1, 65535, "Redis port.") \
 X("Redis", REDIS_PASSWORD, CRED, "", NULL, 0, 0, "Redis password (AUTH).") \

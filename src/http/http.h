@@ -68,7 +68,8 @@ json_t *http_body_json(const struct http_req *req);
 const char *http_body(const struct http_req *req, size_t *len);
 struct arena *http_arena(struct http_req *req);
 const char *http_request_id(const struct http_req *req);
-/* Client address as text: the socket peer, or with TRUST_PROXY the last X-Forwarded-For hop. */
+/* Client address as text: the socket peer, or, when the peer is one of the trusted proxies,
+ * the right-most X-Forwarded-For hop that is not itself a trusted proxy. */
 const char *http_client_ip(struct http_req *req);
 /* The application pointer given to http_server_start. */
 void *http_app(const struct http_req *req);
@@ -99,19 +100,19 @@ void http_res_verrs(struct http_res *res, const struct verrs *v);
 /* ---- server ---- */
 
 struct http_server_opts {
-    const char *host;           /* listen address */
-    int port;                   /* 0 = pick a free port (see http_server_port) */
-    int threads;                /* worker threads, > 0 */
-    int connection_timeout_s;   /* idle connection timeout */
-    int header_timeout_s;       /* request headers must arrive within this; 0 = off */
-    int request_timeout_s;      /* longest body upload */
-    int max_connections;        /* across all clients */
-    int max_connections_per_ip; /* 0 = unlimited */
-    size_t max_json_body;       /* default body cap */
-    const char *cors_origin;    /* exact origin allowed by CORS, or NULL */
-    bool request_logging;       /* one line per request */
-    bool trust_proxy;           /* client IP from X-Forwarded-For */
-    bool hsts;                  /* send Strict-Transport-Security */
+    const char *host;            /* listen address */
+    int port;                    /* 0 = pick a free port (see http_server_port) */
+    int threads;                 /* worker threads, > 0 */
+    int connection_timeout_s;    /* idle connection timeout */
+    int header_timeout_s;        /* request headers must arrive within this; 0 = off */
+    int request_timeout_s;       /* longest body upload */
+    int max_connections;         /* across all clients */
+    int max_connections_per_ip;  /* 0 = unlimited */
+    size_t max_json_body;        /* default body cap */
+    const char *cors_origin;     /* exact origin allowed by CORS, or NULL */
+    bool request_logging;        /* one line per request */
+    const char *trusted_proxies; /* comma-separated proxy addresses whose X-Forwarded-For counts */
+    bool hsts;                   /* send Strict-Transport-Security */
 };
 
 struct http_server;

@@ -205,36 +205,75 @@ void http_on_done(struct http_req *req, void (*fn)(void *), void *arg)
     req->done[req->ndone++] = (struct done_hook){fn, arg};
 }
 
-const char *http_client_ip(struct http_req *req)
+/* True if ip is one of the comma-separated entries of list (exact text match). */
+static bool in_list(const char *list, const char *ip, size_t iplen)
 {
-    if (req->client_ip[0] != '\0')
-        return req->client_ip;
-    if (req->srv->opts.trust_proxy) {
-        const char *xff = http_header(req, "X-Forwarded-For");
-        if (xff != NULL && xff[0] != '\0') {
-            /* the last hop is the one our own load balancer appended */
-            const char *last = strrchr(xff, ',');
-            last = last ? last + 1 : xff;
-            while (*last == ' ')
-                last++;
-            unsigned char tmp[sizeof(struct in6_addr)];
-            if (inet_pton(AF_INET, last, tmp) == 1 || inet_pton(AF_INET6, last, tmp) == 1) {
-                snprintf(req->client_ip, sizeof(req->client_ip), "%s", last);
-                return req->client_ip;
-            }
-        }
+    const char *p = list;
+    while (p != NULL && *p != '\0') {
+        while (*p == ' ')
+            p++;
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n == iplen && n > 0 && strncmp(p, ip, n) == 0)
+            return true;
+        p = comma ? comma + 1 : NULL;
     }
+    return false;
+}
+
+static void peer_ip(struct http_req *req, char *out, size_t cap)
+{
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     if (sa != NULL && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->client_ip,
-                  sizeof(req->client_ip));
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
     else if (sa != NULL && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->client_ip,
-                  sizeof(req->client_ip));
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
     else
-        snprintf(req->client_ip, sizeof(req->client_ip), "unknown");
+        snprintf(out, cap, "unknown");
+}
+
+const char *http_client_ip(struct http_req *req)
+{
+    if (req->client_ip[0] != '\0')
+        return req->client_ip;
+    peer_ip(req, req->client_ip, sizeof(req->client_ip));
+    const char *trusted = req->srv->opts.trusted_proxies;
+    if (trusted == NULL || trusted[0] == '\0' ||
+        !in_list(trusted, req->client_ip, strlen(req->client_ip)))
+        return req->client_ip; /* X-Forwarded-For from anyone else is ignored */
+    const char *xff = http_header(req, "X-Forwarded-For");
+    if (xff == NULL)
+        return req->client_ip;
+    /* walk from the right: skip our own proxies, take the first hop they were given */
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *z = end;
+        while (a < z && *a == ' ')
+            a++;
+        while (z > a && z[-1] == ' ')
+            z--;
+        size_t n = (size_t)(z - a);
+        char hop[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        if (n == 0 || n >= sizeof(hop))
+            break;
+        memcpy(hop, a, n);
+        hop[n] = '\0';
+        if (inet_pton(AF_INET, hop, bin) != 1 && inet_pton(AF_INET6, hop, bin) != 1)
+            break; /* garbage: keep the proxy's own address */
+        if (!in_list(trusted, hop, n)) {
+            memcpy(req->client_ip, hop, n + 1);
+            break;
+        }
+        end = start > xff ? start - 1 : xff;
+    }
     return req->client_ip;
 }
 

@@ -323,7 +323,7 @@ static void config_defaults(void **state)
     assert_int_equal(config_int(c, CFG_HTTP_CONNECTION_TIMEOUT), 30);
     assert_int_equal(config_int(c, CFG_MAX_JSON_BODY_SIZE), 1048576);
     assert_true(config_bool(c, CFG_ENABLE_AUDIT_LOGS));
-    assert_false(config_bool(c, CFG_TRUST_PROXY));
+    assert_string_equal(config_str(c, CFG_TRUSTED_PROXIES), "");
     assert_int_equal(config_int(c, CFG_LOG_LEVEL), 1); /* "info" in debug|info|warn|error */
     assert_string_equal(config_str(c, CFG_DATABASE_URL), "sqlite:./var/mimicare.db");
     assert_string_equal(config_str(c, CFG_REDIS_HOST), "");
@@ -422,7 +422,7 @@ static void config_bad_values_all_listed(void **state)
         {"QUEUE_BACKEND", "kafka"},
         {"JWT_ACCESS_TOKEN_EXPIRATION", "10s"}, /* below min 60 */
         {"SESSION_TIMEOUT", "1x"},
-        {"TRUST_PROXY", "maybe"},
+        {"ENABLE_AUDIT_LOGS", "maybe"},
         {"DATABASE_URL", "mysql://db/x"},
         {"ALLOWED_FILE_TYPES", "pdf,exe"},
         {"REDIS_DB", "-1"},

@@ -139,7 +139,7 @@ static struct http_server_opts server_opts(void)
         .max_json_body = MAX_BODY,
         .cors_origin = CORS_ORIGIN,
         .request_logging = true,
-        .trust_proxy = false,
+        .trusted_proxies = "",
         .hsts = false,
     };
 }
