@@ -10,7 +10,10 @@
 #
 #   build  compiler toolchain + the C libraries the server links against
 #   test   build + cmocka, PostgreSQL 15, Redis, sanitizer runtime/symbolizer,
-#          and the CLI tools the test scripts use (ps, ss, curl)
+#          and the CLI tools the test scripts use (ps, ss, curl); then the Node
+#          test services pinned in tools/package-lock.json (maildev), installed
+#          with `npm ci --prefix tools` when tools/node_modules is missing or
+#          older than the lock file
 #   bench  build + wrk, curl
 #   all    test + bench
 #
@@ -58,6 +61,22 @@ esac
 if ! command -v node >/dev/null 2>&1; then
     wanted+=(nodejs)
 fi
+if [[ "$group" == test || "$group" == all ]] && ! command -v npm >/dev/null 2>&1; then
+    wanted+=(npm)
+fi
+
+# Installs tools/node_modules from tools/package-lock.json (exact versions) for
+# the test groups; npm's own output goes to stderr.
+install_node_tools() {
+    [[ "$group" == test || "$group" == all ]] || return 0
+    local tools
+    tools="$(cd "$(dirname "$0")/.." && pwd)/tools"
+    if [[ -f "$tools/node_modules/.package-lock.json" &&
+        ! "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]]; then
+        return 0
+    fi
+    npm ci --prefix "$tools" --no-audit --no-fund >&2
+}
 
 # De-duplicate while keeping order (curl is in two groups).
 declare -A seen=()
@@ -83,6 +102,7 @@ for p in "${pkgs[@]}"; do
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
+    install_node_tools
     echo "deps: all ${#pkgs[@]} packages present"
     exit 0
 fi
@@ -108,4 +128,5 @@ if [[ ${#still[@]} -gt 0 ]]; then
     exit 1
 fi
 
+install_node_tools
 echo "deps: installed ${missing[*]}"

@@ -9,6 +9,7 @@
 #   scripts/services.sh start      start everything (idempotent), wait until ready
 #   scripts/services.sh stop       stop everything (fine if already stopped)
 #   scripts/services.sh status     print each service's state; exit 0 only if all run
+#   (start, stop and status also take service names: `scripts/services.sh start mail`)
 #   scripts/services.sh env        print export lines:  eval "$(scripts/services.sh env)"
 #   scripts/services.sh reset-db   drop and recreate the test database (PG must run)
 #
@@ -18,12 +19,17 @@
 #             refuses to run against fsync=off).
 #   redis     Redis 7, port $MC_REDIS_PORT (56379), password mimicare_test_redis_pw,
 #             no persistence.
+#   mail      maildev 2.2.1 (npm, installed into tools/node_modules by
+#             scripts/deps.sh test): SMTP on $MC_SMTP_PORT (51025, no TLS, no
+#             AUTH), REST on $MC_MAILDEV_WEB_PORT (51080): GET /email returns
+#             every message received as JSON.  Messages are kept in memory and
+#             under $MC_SERVICES_DIR/mail, emptied at each start.
 #   The credentials are fixed, test-only values; never reuse them elsewhere.
 #
 # Environment:
 #   MC_SERVICES_DIR  state dir (default /tmp/mimicare-services; must be
 #                    reachable by the postgres user, so not under /root)
-#   MC_PG_PORT, MC_REDIS_PORT   ports (defaults above)
+#   MC_PG_PORT, MC_REDIS_PORT, MC_SMTP_PORT, MC_MAILDEV_WEB_PORT   ports (defaults above)
 #   MC_PG_BIN        PostgreSQL bin dir (default /usr/lib/postgresql/15/bin)
 #
 # Adding a service "x": write start_x, stop_x, status_x (and env_x if it
@@ -31,11 +37,13 @@
 # services in list order, `stop` in reverse order.
 set -euo pipefail
 
-SERVICES=(pg redis)
+SERVICES=(pg redis mail)
 
 DIR="${MC_SERVICES_DIR:-/tmp/mimicare-services}"
 PG_PORT="${MC_PG_PORT:-55432}"
 REDIS_PORT="${MC_REDIS_PORT:-56379}"
+SMTP_PORT="${MC_SMTP_PORT:-51025}"
+MAILDEV_WEB_PORT="${MC_MAILDEV_WEB_PORT:-51080}"
 PG_BIN="${MC_PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 PG_USER=mimicare
@@ -51,6 +59,11 @@ REDIS_DIR="$DIR/redis"
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/log"
 REDIS_CONF="$REDIS_DIR/redis.conf"
+MAIL_DIR="$DIR/mail"
+MAIL_PID="$MAIL_DIR/maildev.pid"
+MAIL_LOG="$MAIL_DIR/log"
+MAILDEV_JS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/node_modules/maildev/bin/maildev"
+MAILDEV_URL="http://127.0.0.1:$MAILDEV_WEB_PORT"
 
 # Never let a psql/pg_isready probe hang on a wedged listener.
 export PGCONNECT_TIMEOUT=3
@@ -88,12 +101,14 @@ proc_alive() {
 
 check_config() {
     local p
-    for p in "$PG_PORT" "$REDIS_PORT"; do
+    for p in "$PG_PORT" "$REDIS_PORT" "$SMTP_PORT" "$MAILDEV_WEB_PORT"; do
         if ! [[ "$p" =~ ^[0-9]{1,5}$ ]] || ((10#$p < 1 || 10#$p > 65535)); then
             die "invalid port: $p"
         fi
     done
     [[ "$PG_PORT" != "$REDIS_PORT" ]] || die "MC_PG_PORT and MC_REDIS_PORT must differ"
+    [[ "$(printf '%s\n' "$PG_PORT" "$REDIS_PORT" "$SMTP_PORT" "$MAILDEV_WEB_PORT" | sort -u | wc -l)" -eq 4 ]] ||
+        die "MC_PG_PORT, MC_REDIS_PORT, MC_SMTP_PORT and MC_MAILDEV_WEB_PORT must all differ"
     [[ "$DIR" == /* ]] || die "MC_SERVICES_DIR must be an absolute path: $DIR"
     # pg_ctl passes -o through a shell; keep paths simple rather than quote-juggle.
     [[ "$DIR" != *[[:space:]\'\"]* ]] || die "MC_SERVICES_DIR must not contain spaces or quotes: $DIR"
@@ -403,29 +418,163 @@ env_redis() {
     echo "export TEST_REDIS_HOST=127.0.0.1 TEST_REDIS_PORT=$REDIS_PORT TEST_REDIS_PASSWORD=$REDIS_PASSWORD"
 }
 
+# ------------------------------------------------------------------- mail ---
+
+# PID from the pidfile, only if it is alive and really maildev.
+mail_pid() {
+    local pid
+    pid="$(cat "$MAIL_PID" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    proc_alive "$pid" || return 1
+    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *maildev* ]] || return 1
+    echo "$pid"
+}
+
+# True when process $1 listens on both ports and the REST API answers with a
+# JSON array (so a stranger holding a port is never mistaken for ours).
+mail_ready() {
+    local port
+    for port in "$SMTP_PORT" "$MAILDEV_WEB_PORT"; do
+        ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$1," || return 1
+    done
+    [[ "$(curl -fsS --max-time 2 "$MAILDEV_URL/email" 2>/dev/null)" == \[* ]]
+}
+
+# Wait (max ~15 s: node loads ~160 modules) until our maildev is ready; give up
+# early if it died (e.g. a port was taken).
+mail_wait_ready() {
+    local pid deadline=$((SECONDS + 15))
+    while ((SECONDS < deadline)); do
+        pid="$(mail_pid)" || return 1
+        mail_ready "$pid" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+start_mail() {
+    command -v node >/dev/null || die "mail: node not found (scripts/deps.sh test)"
+    [[ -f "$MAILDEV_JS" ]] || die "mail: $MAILDEV_JS missing (scripts/deps.sh test runs npm ci --prefix tools)"
+    mkdir -p "$MAIL_DIR"
+    chmod 700 "$MAIL_DIR"
+
+    local pid port
+    if pid="$(mail_pid)"; then
+        mail_wait_ready ||
+            die "mail: pid $pid is running but not ready on 127.0.0.1:$SMTP_PORT/$MAILDEV_WEB_PORT (other ports? run '$0 stop mail')"
+        echo "mail: already running (pid $pid, smtp 127.0.0.1:$SMTP_PORT, $MAILDEV_URL)"
+        return 0
+    fi
+    rm -f "$MAIL_PID"
+    for port in "$SMTP_PORT" "$MAILDEV_WEB_PORT"; do
+        if [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]; then
+            die "mail: port $port is already in use (set MC_SMTP_PORT / MC_MAILDEV_WEB_PORT)"
+        fi
+    done
+    rm -rf "$MAIL_DIR/messages"
+    # setsid: own session, so maildev outlives the calling shell.  The inner
+    # bash records its own PID and then becomes node (exec), so the pidfile
+    # holds node's PID whether or not setsid had to fork.
+    # shellcheck disable=SC2016  # $$ and $@ belong to the inner shell
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$MAIL_PID" \
+        node "$MAILDEV_JS" --ip 127.0.0.1 --smtp "$SMTP_PORT" --web "$MAILDEV_WEB_PORT" \
+        --mail-directory "$MAIL_DIR/messages" </dev/null >"$MAIL_LOG" 2>&1 &
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -s "$MAIL_PID" ]] && break
+        sleep 0.1
+    done
+    if ! mail_wait_ready; then
+        show_log "$MAIL_LOG"
+        stop_mail >/dev/null
+        die "mail: maildev failed to start on 127.0.0.1:$SMTP_PORT/$MAILDEV_WEB_PORT"
+    fi
+    echo "mail: started (pid $(mail_pid || echo '?'), smtp 127.0.0.1:$SMTP_PORT, $MAILDEV_URL)"
+}
+
+stop_mail() {
+    local pid i
+    if ! pid="$(mail_pid)"; then
+        rm -f "$MAIL_PID"
+        echo "mail: not running"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        proc_alive "$pid" || break
+        sleep 0.1
+    done
+    if proc_alive "$pid"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        sleep 0.2
+    fi
+    ! proc_alive "$pid" || die "mail: pid $pid did not exit"
+    rm -f "$MAIL_PID"
+    echo "mail: stopped (pid $pid)"
+}
+
+status_mail() {
+    local pid
+    if pid="$(mail_pid)"; then
+        if mail_ready "$pid"; then
+            echo "mail: running (pid $pid, smtp 127.0.0.1:$SMTP_PORT, $MAILDEV_URL)"
+            return 0
+        fi
+        echo "mail: process up (pid $pid) but not answering on 127.0.0.1:$SMTP_PORT/$MAILDEV_WEB_PORT"
+        return 1
+    fi
+    echo "mail: stopped"
+    return 1
+}
+
+env_mail() {
+    echo "export TEST_SMTP_HOST=127.0.0.1 TEST_SMTP_PORT=$SMTP_PORT TEST_MAILDEV_URL=$MAILDEV_URL"
+}
+
 # ------------------------------------------------------------- dispatcher ---
+
+# The services named on the command line (each must be in SERVICES), else all,
+# in SERVICES order; stored in the global array SELECTED.
+select_services() {
+    local s
+    SELECTED=()
+    if [[ $# -eq 0 ]]; then
+        SELECTED=("${SERVICES[@]}")
+        return 0
+    fi
+    for s in "$@"; do
+        [[ " ${SERVICES[*]} " == *" $s "* ]] || die "unknown service: $s (one of: ${SERVICES[*]})"
+    done
+    for s in "${SERVICES[@]}"; do
+        [[ " $* " == *" $s "* ]] && SELECTED+=("$s")
+    done
+    return 0
+}
 
 cmd_start() {
     local s
+    select_services "$@"
     if [[ ! -d "$DIR" ]]; then
         mkdir -p "$DIR"
         chmod 755 "$DIR"
     fi
-    for s in "${SERVICES[@]}"; do
+    for s in "${SELECTED[@]}"; do
         "start_$s"
     done
 }
 
 cmd_stop() {
     local i
-    for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
-        "stop_${SERVICES[i]}"
+    select_services "$@"
+    for ((i = ${#SELECTED[@]} - 1; i >= 0; i--)); do
+        "stop_${SELECTED[i]}"
     done
 }
 
 cmd_status() {
     local s rc=0
-    for s in "${SERVICES[@]}"; do
+    select_services "$@"
+    for s in "${SELECTED[@]}"; do
         "status_$s" || rc=1
     done
     return "$rc"
@@ -443,14 +592,14 @@ cmd_env() {
 main() {
     check_config
     case "${1:-}" in
-        start) cmd_start ;;
-        stop) cmd_stop ;;
-        status) cmd_status ;;
+        start) cmd_start "${@:2}" ;;
+        stop) cmd_stop "${@:2}" ;;
+        status) cmd_status "${@:2}" ;;
         env) cmd_env ;;
         reset-db) reset_db ;;
         -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
         *)
-            echo "usage: $0 start|stop|status|env|reset-db" >&2
+            echo "usage: $0 start|stop|status [SERVICE...] | env | reset-db" >&2
             exit 2
             ;;
     esac

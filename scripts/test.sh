@@ -2,8 +2,8 @@
 # Purpose:
 #   Runs the whole test suite: unit tests (CTest + cmocka) and black-box API tests
 #   (node --test, real HTTP against the built binary), once against SQLite and once
-#   against PostgreSQL. Starts PostgreSQL and Redis through scripts/services.sh and
-#   stops them on exit. Exits non-zero if anything failed.
+#   against PostgreSQL. Starts PostgreSQL, Redis and the mail server (maildev) through
+#   scripts/services.sh and stops them on exit. Exits non-zero if anything failed.
 #
 #   BUILD_DIR   build directory (default build)
 #   CMAKE_ARGS  extra CMake arguments (the sanitizer build passes -DMC_SANITIZE=ON)
@@ -22,6 +22,9 @@ scripts/services.sh start
 trap 'scripts/services.sh stop' EXIT
 eval "$(scripts/services.sh env)"
 export TEST_DATABASE_URL TEST_REDIS_HOST TEST_REDIS_PORT TEST_REDIS_PASSWORD
+export TEST_SMTP_HOST TEST_SMTP_PORT TEST_MAILDEV_URL
+# the services were just started: a backend test that cannot reach one must fail, not skip
+export MC_REQUIRE_PG=1 MC_REQUIRE_REDIS=1 MC_REQUIRE_SMTP=1
 # sanitizer settings (harmless for a normal build)
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

@@ -10,6 +10,7 @@
 #include "core/timeutil.h"
 #include "infra/db/db.h"
 #include "infra/db/migrate.h"
+#include "modules/audit/audit.h"
 
 #include <sodium.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef MIMICARE_VERSION
 #define MIMICARE_VERSION "0.0.0-dev"
@@ -32,6 +34,8 @@ static const char usage_main[] =
     "  config check    validate configuration and print it with secrets masked\n"
     "  config example  print a documented .env.example\n"
     "  secrets         print freshly generated secrets for .env\n"
+    "  user create     create a user, e.g. the first admin\n"
+    "  audit verify    check the audit log's hash chain and its checkpoint\n"
     "\n"
     "  --version       print the version\n"
     "  --help          this text; `mimicare <command> --help` for a command\n";
@@ -56,6 +60,18 @@ static const char usage_config[] =
     "  check    load configuration from the environment and .env, print every variable\n"
     "           (secrets masked) and exit 1 listing each problem\n"
     "  example  print a .env.example documenting every variable and its default\n";
+
+static const char usage_audit[] =
+    "usage: mimicare audit verify [--checkpoint FILE]\n"
+    "  Walks the audit log's hash chain (keyed by AUDIT_HMAC_SECRET) and compares its head\n"
+    "  with DATA_DIR/audit-checkpoint. Exit 0 when intact; exit 1 naming the first altered,\n"
+    "  deleted, inserted or reordered row, or deleted newest rows.\n"
+    "  --checkpoint FILE  compare with this checkpoint instead (e.g. a copy kept elsewhere)\n";
+
+static const char usage_user[] =
+    "usage: mimicare user create --role patient|doctor|admin --email E --name N\n"
+    "  Creates a verified user. The password is read from standard input when it is not a\n"
+    "  terminal; otherwise one is generated and printed once.\n";
 
 static const char usage_secrets[] = "usage: mimicare secrets\n"
                                     "  Prints a new random value for every secret key.\n";
@@ -146,7 +162,7 @@ static int cmd_serve(const char *env_file, int argc, char **argv, int64_t t0)
     char err[512];
     int rc = app_open(cfg, t0, &app, err, sizeof(err));
     if (rc != 0) {
-        log_error("cannot open database", LF_S("error", err));
+        log_error("cannot start", LF_S("error", err));
         config_free(cfg);
         return 1;
     }
@@ -179,7 +195,7 @@ static int cmd_migrate(const char *env_file, int argc, char **argv)
     char err[512];
     int rc = app_open(cfg, 0, &app, err, sizeof(err));
     if (rc != 0)
-        log_error("cannot open database", LF_S("error", err));
+        log_error("cannot start", LF_S("error", err));
     else
         rc = migrate_now(app, status);
     app_close(app);
@@ -211,7 +227,7 @@ static int cmd_seed(const char *env_file, int argc, char **argv)
     if (rc == 0)
         rc = migrate_now(app, false);
     else
-        log_error("cannot open database", LF_S("error", err));
+        log_error("cannot start", LF_S("error", err));
     if (rc == 0 && (rc = app_seed_demo(app, err, sizeof(err))) != 0)
         log_error("seed failed", LF_S("error", err));
     app_close(app);
@@ -239,6 +255,120 @@ static int cmd_config(const char *env_file, int argc, char **argv)
     if (rc == 0)
         fprintf(stderr, "configuration OK (%s)\n",
                 config_env(cfg) == APP_ENV_PRODUCTION ? "production" : "development/test");
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Runs audit_verify with the configured key; prints its one-line report on stdout. */
+static int audit_verify_now(const struct config *cfg, struct app *app, const char *checkpoint)
+{
+    char path[4096], report[512];
+    const char *key = config_str(cfg, CFG_AUDIT_HMAC_SECRET);
+    if (checkpoint == NULL) {
+        int n = snprintf(path, sizeof(path), "%s/%s", config_str(cfg, CFG_DATA_DIR),
+                         AUDIT_CHECKPOINT_FILE);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            fputs("mimicare: DATA_DIR is too long\n", stderr);
+            return MC_ECONFIG;
+        }
+        checkpoint = path;
+    }
+    int rc = audit_verify(app->svc.db, (const unsigned char *)key, strlen(key), checkpoint, report,
+                          sizeof(report));
+    printf("%s\n", report);
+    return rc;
+}
+
+static int cmd_audit(const char *env_file, int argc, char **argv)
+{
+    const char *checkpoint = NULL;
+    if (argc >= 1 && is_help(argv[0]))
+        return fputs(usage_audit, stdout), 0;
+    if (argc < 1 || strcmp(argv[0], "verify") != 0)
+        return usage_error(usage_audit, argc < 1 ? "expected: verify" : "unknown audit command",
+                           argc < 1 ? NULL : argv[0]);
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_audit, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) {
+            checkpoint = argv[++i];
+        } else {
+            return usage_error(usage_audit, "bad argument", argv[i]);
+        }
+    }
+    struct config *cfg = load_config(env_file);
+    if (cfg == NULL)
+        return 1;
+    struct app *app = NULL;
+    char err[512];
+    int rc = app_open(cfg, 0, &app, err, sizeof(err));
+    if (rc != 0)
+        log_error("cannot start", LF_S("error", err));
+    else
+        rc = audit_verify_now(cfg, app, checkpoint);
+    app_close(app);
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Reads one line of at most cap - 1 bytes from stdin without the newline. */
+static int read_password(char *out, size_t cap)
+{
+    if (fgets(out, (int)cap, stdin) == NULL)
+        return -1;
+    size_t n = strcspn(out, "\r\n");
+    if (out[n] == '\0' && n == cap - 1)
+        return -1; /* longer than any allowed password */
+    out[n] = '\0';
+    return 0;
+}
+
+static int cmd_user(const char *env_file, int argc, char **argv)
+{
+    const char *role = NULL, *email = NULL, *name = NULL;
+    if (argc >= 1 && is_help(argv[0]))
+        return fputs(usage_user, stdout), 0;
+    if (argc < 1 || strcmp(argv[0], "create") != 0)
+        return usage_error(usage_user, "expected: user create", NULL);
+    for (int i = 1; i < argc; i++) {
+        const char **slot = strcmp(argv[i], "--role") == 0    ? &role
+                            : strcmp(argv[i], "--email") == 0 ? &email
+                            : strcmp(argv[i], "--name") == 0  ? &name
+                                                              : NULL;
+        if (is_help(argv[i]))
+            return fputs(usage_user, stdout), 0;
+        if (slot == NULL || i + 1 >= argc)
+            return usage_error(usage_user, "bad argument", argv[i]);
+        *slot = argv[++i];
+    }
+    if (role == NULL || email == NULL || name == NULL)
+        return usage_error(usage_user, "--role, --email and --name are required", NULL);
+    if (strcmp(role, "patient") != 0 && strcmp(role, "doctor") != 0 && strcmp(role, "admin") != 0)
+        return usage_error(usage_user, "unknown role", role);
+    char password[1100], generated[64] = "";
+    bool from_stdin = !isatty(STDIN_FILENO);
+    if (from_stdin && read_password(password, sizeof(password)) != 0) {
+        fputs("mimicare: could not read a password from standard input\n", stderr);
+        return 1;
+    }
+    struct config *cfg = load_config(env_file);
+    if (cfg == NULL)
+        return 1;
+    struct app *app = NULL;
+    char err[512];
+    int rc = app_open(cfg, 0, &app, err, sizeof(err));
+    if (rc == 0)
+        rc = migrate_now(app, false);
+    if (rc == 0)
+        rc = app_user_create(app, role, email, name, from_stdin ? password : NULL, generated,
+                             sizeof(generated), err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "mimicare: user not created: %s\n", err);
+    else if (generated[0] != '\0')
+        printf("password (shown once): %s\n", generated);
+    sodium_memzero(password, sizeof(password));
+    app_close(app);
     config_free(cfg);
     return rc == 0 ? 0 : 1;
 }
@@ -295,5 +425,9 @@ int main(int argc, char **argv)
         return cmd_config(env_file, rest, args);
     if (strcmp(cmd, "secrets") == 0)
         return cmd_secrets(rest, args);
+    if (strcmp(cmd, "user") == 0)
+        return cmd_user(env_file, rest, args);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(env_file, rest, args);
     return usage_error(usage_main, "unknown command", cmd);
 }

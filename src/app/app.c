@@ -1,6 +1,7 @@
 /*
- * app.c - builds the application from configuration: opens the database, applies
- * migrations, gathers every module's routes and runs the HTTP server until a signal.
+ * app.c - builds the application from configuration: opens the database and the key-value
+ * store, applies migrations, gathers every module's routes and runs the HTTP server until a
+ * signal.
  */
 #include "app/app.h"
 #include "app/modules.h"
@@ -12,8 +13,18 @@
 #include "http/http.h"
 #include "infra/db/db.h"
 #include "infra/db/migrate.h"
+#include "infra/kv/kv.h"
+#include "infra/mail/mail.h"
+#include "modules/audit/audit.h"
+#include "modules/auth/auth.h"
+#include "modules/auth/password.h"
+#include "modules/users/users.h"
+#include "core/json.h"
+#include "core/rand.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,6 +61,23 @@ int app_open(struct config *cfg, int64_t started_mono_ns, struct app **out, char
         free(app);
         return rc;
     }
+    /* a Redis that is down is not fatal here: readiness reports it, limits fail closed */
+    rc = kv_open(cfg, &app->svc.kv, err, errlen);
+    if (rc != 0) {
+        db_close(app->svc.db);
+        free(app);
+        return rc;
+    }
+    rc = mail_open(cfg, &app->svc.mail, err, errlen);
+    if (rc == 0 && (rc = auth_init(&app->svc)) != 0)
+        snprintf(err, errlen, "cannot prepare password hashing");
+    if (rc != 0) {
+        mail_close(app->svc.mail);
+        kv_close(app->svc.kv);
+        db_close(app->svc.db);
+        free(app);
+        return rc;
+    }
     *out = app;
     return 0;
 }
@@ -58,6 +86,8 @@ void app_close(struct app *app)
 {
     if (app == NULL)
         return;
+    mail_close(app->svc.mail);
+    kv_close(app->svc.kv);
     db_close(app->svc.db);
     free(app->routes);
     free(app);
@@ -87,7 +117,7 @@ static void raise_fd_limit(long want)
 static void collect_routes(struct app *app)
 {
     typedef const struct http_route *(*routes_fn)(size_t * n);
-    static const routes_fn modules[] = {ops_routes, clinic_routes};
+    static const routes_fn modules[] = {ops_routes, clinic_routes, auth_routes, account_routes};
     size_t total = 0;
     for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
         size_t n;
@@ -101,6 +131,28 @@ static void collect_routes(struct app *app)
         memcpy(app->routes + app->nroutes, r, n * sizeof(*r));
         app->nroutes += n;
     }
+}
+
+/* Starts the thread that writes the audit chain's head to DATA_DIR/audit-checkpoint every
+ * AUDIT_CHECKPOINT_INTERVAL. Returns it, or NULL (logged) when it cannot run. */
+static struct audit_checkpointer *start_audit_checkpointer(struct app *app)
+{
+    const struct config *cfg = app->svc.cfg;
+    const char *key = config_str(cfg, CFG_AUDIT_HMAC_SECRET);
+    const char *dir = config_str(cfg, CFG_DATA_DIR);
+    struct audit_checkpointer *cp = NULL;
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, AUDIT_CHECKPOINT_FILE);
+    if (key[0] == '\0' || n < 0 || (size_t)n >= sizeof(path)) {
+        log_error("audit checkpoints disabled: AUDIT_HMAC_SECRET empty or DATA_DIR too long");
+        return NULL;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        log_warn("cannot create DATA_DIR", LF_S("dir", dir));
+    if (audit_checkpointer_start(app->svc.db, (const unsigned char *)key, strlen(key), path,
+                                 (int)config_int(cfg, CFG_AUDIT_CHECKPOINT_INTERVAL), &cp) != 0)
+        return NULL;
+    return cp;
 }
 
 int app_serve(struct app *app, int port_override)
@@ -133,22 +185,26 @@ int app_serve(struct app *app, int port_override)
     signal(SIGPIPE, SIG_IGN);
 
     raise_fd_limit((long)o.max_connections + 256);
+    /* after the mask, so the thread inherits it */
+    struct audit_checkpointer *audit_cp = start_audit_checkpointer(app);
     char err[256];
     app->svc.http = http_server_start(&o, app->routes, app->nroutes, &app->svc, err, sizeof(err));
     if (app->svc.http == NULL) {
         log_error("cannot start HTTP server", LF_S("error", err));
+        audit_checkpointer_stop(audit_cp);
         return MC_EUNAVAIL;
     }
     int64_t ready_us = (mc_mono_ns() - app->svc.started_mono_ns) / 1000;
     log_info("listening", LF_S("host", o.host), LF_I("port", http_server_port(app->svc.http)),
              LF_I("threads", o.threads), LF_S("database", db_kind_name(app->svc.db)),
-             LF_I("readyUs", ready_us));
+             LF_S("kv", kv_backend_name(app->svc.kv)), LF_I("readyUs", ready_us));
     int sig = 0;
     sigwait(&set, &sig);
     log_info("shutting down", LF_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
              LF_I("inflight", http_server_inflight(app->svc.http)));
     http_server_stop(app->svc.http, SHUTDOWN_GRACE_MS);
     app->svc.http = NULL;
+    audit_checkpointer_stop(audit_cp); /* a last checkpoint with every request's events */
     log_info("stopped");
     return 0;
 }
@@ -185,6 +241,73 @@ int app_seed_demo(struct app *app, char *err, size_t errlen)
                  c ? db_last_error(c) : "no connection");
     else
         log_info(already ? "demo data already present" : "demo data seeded");
+    db_release(c);
+    return rc;
+}
+
+/* ---- mimicare user create ---- */
+
+struct user_create_ctx {
+    struct app *app;
+    struct user *u;
+};
+
+static int user_create_tx(struct db_conn *c, void *arg)
+{
+    struct user_create_ctx *x = arg;
+    int rc = users_insert(c, x->u, true);
+    if (rc != 0 || !config_bool(x->app->svc.cfg, CFG_ENABLE_AUDIT_LOGS))
+        return rc;
+    const char *key = config_str(x->app->svc.cfg, CFG_AUDIT_HMAC_SECRET);
+    struct audit_event e = {.actor_role = "cli",
+                            .action = "user_create",
+                            .resource_type = "user",
+                            .resource_id = x->u->id,
+                            .outcome = "success",
+                            .severity = "info",
+                            .detail = x->u->role};
+    return audit_append(c, (const unsigned char *)key, strlen(key), &e);
+}
+
+int app_user_create(struct app *app, const char *role, const char *email, const char *name,
+                    const char *password, char *generated, size_t cap, char *err, size_t errlen)
+{
+    struct user u = {0};
+    struct verrs v = {0};
+    char pw[64];
+    if (!users_role_valid(role) || !users_email_valid(email) || name[0] == '\0' ||
+        strlen(name) > USER_NAME_MAX) {
+        snprintf(err, errlen, "need --role patient|doctor|admin, a valid --email and a --name");
+        return MC_EINVAL;
+    }
+    if (password == NULL) {
+        unsigned char raw[18];
+        mc_random_bytes(raw, sizeof(raw));
+        b64url_encode(raw, sizeof(raw), pw);
+        snprintf(generated, cap, "%s", pw);
+        password = pw;
+    }
+    pw_check_policy(password, "password", &v);
+    if (v.n > 0) {
+        snprintf(err, errlen, "password %s", v.items[0].message);
+        return MC_EBADREQ;
+    }
+    snprintf(u.email, sizeof(u.email), "%s", email);
+    snprintf(u.role, sizeof(u.role), "%s", role);
+    snprintf(u.name, sizeof(u.name), "%s", name);
+    int rc = pw_hash(password, u.password_hash);
+    struct db_conn *c = NULL;
+    if (rc == 0)
+        rc = db_acquire(app->svc.db, 10000, &c);
+    struct user_create_ctx x = {app, &u};
+    if (rc == 0)
+        rc = db_tx(c, user_create_tx, &x);
+    if (rc == MC_ECONFLICT)
+        snprintf(err, errlen, "a user with that e-mail already exists");
+    else if (rc != 0)
+        snprintf(err, errlen, "%s", c ? db_last_error(c) : mc_strerror(rc));
+    else
+        log_info("user created", LF_S("id", u.id), LF_S("role", role));
     db_release(c);
     return rc;
 }

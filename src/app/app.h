@@ -36,6 +36,12 @@ void app_close(struct app *app);
  * Returns 0 or an error code. */
 int app_serve(struct app *app, int port_override);
 
+/* Creates a verified user (the `mimicare user create` command). password may be NULL:
+ * then one is generated and written to generated (cap bytes). Returns 0, MC_ECONFLICT
+ * (e-mail taken), MC_EINVAL/MC_EBADREQ (bad input, reason in err) or a db error. */
+int app_user_create(struct app *app, const char *role, const char *email, const char *name,
+                    const char *password, char *generated, size_t cap, char *err, size_t errlen);
+
 /* Fills the demo clinic (idempotent). Returns 0 or an error. */
 int app_seed_demo(struct app *app, char *err, size_t errlen);
 

@@ -42,6 +42,7 @@ X("Auth", JWT_AUDIENCE, STR, "mimicare-api", NULL, 0, 0, "aud claim of access to
 X("Auth", SESSION_TIMEOUT, DUR, "30m", NULL, 60, 86400, "Idle session timeout.") \
 X("Auth", MAX_LOGIN_ATTEMPTS, INT, "5", NULL, 1, 100, "Failed logins before lockout.") \
 X("Auth", LOCKOUT_DURATION, DUR, "30m", NULL, 60, 86400, "How long a lockout lasts.") \
+X("Auth", REFRESH_REUSE_GRACE, DUR, "10s", NULL, 0, 60, "A rotated refresh token used again within this is a concurrent retry (409), later it revokes its session.") \
 X("Auth", SESSION_MAX_AGE, DUR, "12h", NULL, 300, 604800, "Absolute session age after which the user must re-authenticate.") \
 X("Auth", REQUIRE_STAFF_MFA, ENUM, "auto", "auto|true|false", 0, 0, "Doctors and admins need a second factor; auto = true in production.") \
 X("Auth", PASSWORD_HASH_CONCURRENCY, INT, "0", NULL, 0, 64, "Argon2id hashes computed at once (19 MiB each); 0 = CPU cores.") \

@@ -1,5 +1,6 @@
 /*
- * embed.h - files compiled into the binary (SQL migrations, openapi.yaml, web assets).
+ * embed.h - files compiled into the binary (SQL migrations, openapi.yaml, the password list,
+ * web assets).
  * Tables are generated at build time by cmake/embed.cmake and end with a zeroed row.
  */
 #ifndef MC_CORE_EMBED_H
@@ -19,6 +20,8 @@ extern const struct embed_file embed_migrations_postgres[];
 extern const size_t embed_migrations_postgres_count;
 extern const struct embed_file embed_docs[];
 extern const size_t embed_docs_count;
+extern const struct embed_file embed_passwords[]; /* the .txt files of data/passwords */
+extern const size_t embed_passwords_count;
 
 /* Finds a file by name in a table; NULL if absent. */
 const struct embed_file *embed_find(const struct embed_file *table, const char *name);

@@ -73,9 +73,11 @@ const char *http_request_id(const struct http_req *req);
 const char *http_client_ip(struct http_req *req);
 /* The application pointer given to http_server_start. */
 void *http_app(const struct http_req *req);
-/* One pointer the application may attach to a request (e.g. its database connection). */
-void *http_local(const struct http_req *req);
-void http_set_local(struct http_req *req, void *p);
+/* Pointers the application may attach to a request (its database connection, the
+ * authenticated user, ...), by slot number below HTTP_LOCAL_SLOTS. */
+#define HTTP_LOCAL_SLOTS 4
+void *http_local(const struct http_req *req, int slot);
+void http_set_local(struct http_req *req, int slot, void *p);
 /* Registers fn(arg) to run once the response is sent (release pooled resources). Up to 8. */
 void http_on_done(struct http_req *req, void (*fn)(void *), void *arg);
 

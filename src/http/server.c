@@ -102,7 +102,7 @@ struct http_req {
     size_t resp_bytes;
     struct done_hook done[MAX_DONE];
     int ndone;
-    void *local; /* see http_local */
+    void *local[HTTP_LOCAL_SLOTS]; /* see http_local */
 };
 
 struct res_header {
@@ -185,14 +185,15 @@ void *http_app(const struct http_req *req)
     return req->srv->app;
 }
 
-void *http_local(const struct http_req *req)
+void *http_local(const struct http_req *req, int slot)
 {
-    return req->local;
+    return slot >= 0 && slot < HTTP_LOCAL_SLOTS ? req->local[slot] : NULL;
 }
 
-void http_set_local(struct http_req *req, void *p)
+void http_set_local(struct http_req *req, int slot, void *p)
 {
-    req->local = p;
+    if (slot >= 0 && slot < HTTP_LOCAL_SLOTS)
+        req->local[slot] = p;
 }
 
 void http_on_done(struct http_req *req, void (*fn)(void *), void *arg)

@@ -248,7 +248,7 @@ describe('configuration', () => {
         const tmp = makeTmp();
         try {
             const file = path.join(tmp, 'var', 'secrets.env');
-            const a = await startServer({ tmp, env: { APP_ENV: 'development' } });
+            const a = await startServer({ tmp, env: { APP_ENV: 'development', AUDIT_HMAC_SECRET: undefined } });
             assert.equal(await a.stop(), 0);
             assert.ok(fs.existsSync(file), 'secrets.env created');
             assert.equal(fs.statSync(file).mode & 0o777, 0o600);
@@ -258,7 +258,7 @@ describe('configuration', () => {
             assert.equal(new Set(Object.values(keys)).size, SECRET_KEYS.length, 'distinct keys');
             assert.ok(!a.stderr().includes(keys.JWT_SECRET), 'generated secret logged');
 
-            const b = await startServer({ tmp, env: { APP_ENV: 'development' } });
+            const b = await startServer({ tmp, env: { APP_ENV: 'development', AUDIT_HMAC_SECRET: undefined } });
             assert.equal(await b.stop(), 0);
             assert.equal(fs.readFileSync(file, 'utf8'), first, 'secrets.env changed on restart');
             assert.equal(fs.statSync(file).mode & 0o777, 0o600);

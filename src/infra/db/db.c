@@ -278,6 +278,11 @@ int db_rollback(struct db_conn *c)
     return db_exec(c, "ROLLBACK", NULL, 0, NULL);
 }
 
+bool db_in_tx(const struct db_conn *c)
+{
+    return c->in_tx;
+}
+
 int db_tx(struct db_conn *c, db_tx_fn fn, void *arg)
 {
     enum { MAX_ATTEMPTS = 6 };

@@ -101,6 +101,9 @@ int db_tx(struct db_conn *c, db_tx_fn fn, void *arg);
 int db_begin(struct db_conn *c);
 int db_commit(struct db_conn *c);
 int db_rollback(struct db_conn *c);
+/* True between db_begin (or db_tx's own begin) and the commit or rollback: code that must
+ * run inside its caller's transaction (e.g. audit_append) checks this. */
+bool db_in_tx(const struct db_conn *c);
 
 /* Round trip to the server ("SELECT 1"). */
 int db_ping(struct db_conn *c);

@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "infra/db/db.h"
+#include "infra/kv/kv.h"
 #include "modules/mod.h"
 
 #include <dirent.h>
@@ -26,6 +27,23 @@ static int health_get(struct http_req *req, struct http_res *res)
     int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"timestamp\":\"%s\"}", ts);
     http_res_body(res, 200, "application/json; charset=utf-8", body, (size_t)n);
     return 0;
+}
+
+/* The key-value store's check: a PING when it is Redis (which is down when configured but
+ * unreachable, so readiness fails with it), trivially up when it is in-process. */
+static bool kv_check(struct services *svc, json_t *checks)
+{
+    int64_t t0 = mc_mono_ns();
+    int rc = kv_ping(svc->kv);
+    double ms = (double)(mc_mono_ns() - t0) / 1e6;
+    json_t *kvj = json_object();
+    json_object_set_new(kvj, "status", json_string(rc == 0 ? "up" : "down"));
+    json_object_set_new(kvj, "backend", json_string(kv_backend_name(svc->kv)));
+    json_object_set_new(kvj, "latencyMs", json_real((double)(int64_t)(ms * 1000) / 1000));
+    if (rc != 0)
+        json_object_set_new(kvj, "error", json_string(mc_strerror(rc)));
+    json_object_set_new(checks, "kv", kvj);
+    return rc == 0;
 }
 
 /* GET /health/ready: each dependency with its state and latency; 503 if one is down. */
@@ -49,6 +67,7 @@ static int ready_get(struct http_req *req, struct http_res *res)
         json_object_set_new(dbj, "error", json_string(mc_strerror(rc)));
     json_object_set_new(checks, "database", dbj);
     all_up = all_up && rc == 0;
+    all_up = kv_check(svc, checks) && all_up;
 
     json_t *body = json_object();
     json_object_set_new(body, "status", json_string(all_up ? "ready" : "unavailable"));

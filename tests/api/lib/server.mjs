@@ -46,6 +46,8 @@ export function baseEnv(tmp, overrides = {}) {
         LOG_LEVEL: 'info',
         ENABLE_REQUEST_LOGGING: 'true',
         FRONTEND_URL: 'http://localhost:3000',
+        // on PostgreSQL every server of a run appends to one audit chain: one key for all
+        AUDIT_HMAC_SECRET: 'test-only-audit-key-0123456789abcdefghijklmnop',
     };
     for (const [k, v] of Object.entries(overrides)) {
         if (v === undefined) delete env[k];
@@ -148,13 +150,14 @@ export function startServer({ env = {}, args = [], tmp, timeoutMs = 10000 } = {}
 }
 
 /** Runs the binary synchronously with baseEnv(tmp, env); returns {status, stdout, stderr}. */
-export function runCli(args, { env = {}, tmp, timeoutMs = 15000 } = {}) {
+export function runCli(args, { env = {}, tmp, timeoutMs = 15000, input } = {}) {
     const dir = tmp ?? makeTmp();
     const r = spawnSync(BIN, args, {
         cwd: dir,
         env: baseEnv(dir, env),
         encoding: 'utf8',
         timeout: timeoutMs,
+        input,
     });
     if (tmp === undefined) removeTmp(dir);
     if (r.error) throw r.error;
