@@ -306,9 +306,11 @@ struct incr_task {
 static void *incr_worker(void *arg)
 {
     struct incr_task *t = arg;
+    char key[160]; /* k() shares static buffers between callers: not for threads */
+    snprintf(key, sizeof(key), "%satomic", t->f->prefix);
     for (int i = 0; i < INCR_PER_TASK; i++) {
         int64_t reset;
-        if (kv_incr_window(t->f->kv, k(t->f, "atomic"), 60000, &t->seen[i], &reset) != 0)
+        if (kv_incr_window(t->f->kv, key, 60000, &t->seen[i], &reset) != 0)
             t->failures++;
     }
     return NULL;
