@@ -19,11 +19,16 @@ cmake --build build -j "$(nproc)" >/dev/null
 
 tmp="$(mktemp -d)"
 port=18555
+pid=""
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 export APP_ENV=test DATA_DIR="$tmp/var" DATABASE_URL="sqlite:$tmp/var/bench.db" LOG_LEVEL=info
 export ENABLE_REQUEST_LOGGING="${BENCH_LOGGING:-false}"
+export RATE_LIMIT_LOGIN_MAX=1000 RATE_LIMIT_USER_MAX=1000000
 build/mimicare migrate 2>/dev/null
 build/mimicare seed --demo 2>/dev/null
+bench_pw='bench passphrase for wrk 2026'
+printf '%s\n' "$bench_pw" | build/mimicare user create --role patient --email bench@example.org \
+    --name Bench >/dev/null 2>&1
 
 start_server() {
     build/mimicare serve --port "$port" 2>"$tmp/server.log" &
@@ -45,7 +50,8 @@ idle_rss=$(rss_kb)
 
 run() { # name path
     local out
-    out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$port$2")
+    out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
+        "http://127.0.0.1:$port$2")
     local rps p50 p99 errs
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -57,6 +63,12 @@ run() { # name path
 echo "mimicare bench: wrk -t$WRK_THREADS -c$CONNS -d${SECS}s, request logging=$ENABLE_REQUEST_LOGGING, $(nproc) cores"
 run "GET /health" /health
 run "GET /api/v1/clinic (SQLite)" /api/v1/clinic
+token=$(curl -fs -H 'Content-Type: application/json' \
+    -d "{\"email\":\"bench@example.org\",\"password\":\"$bench_pw\"}" \
+    "http://127.0.0.1:$port/api/v1/auth/login" | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
+auth_lua="$tmp/auth.lua"
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$token" >"$auth_lua"
+WRK_SCRIPT="$auth_lua" run "GET /api/v1/me (JWT + session)" /api/v1/me
 loaded_rss=$(rss_kb)
 echo "start to ready (migrations applied): ${ready_us} us"
 echo "RSS idle: ${idle_rss} kB   after load: ${loaded_rss} kB"

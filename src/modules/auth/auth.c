@@ -228,6 +228,28 @@ int auth_session_refresh(struct http_req *req, const char *refresh, struct auth_
 
 /* ---- the bearer check ---- */
 
+const char *auth_parse_bearer(const char *header)
+{
+    if (header == NULL || strncasecmp(header, "Bearer", 6) != 0 ||
+        (header[6] != ' ' && header[6] != '\t'))
+        return NULL;
+    const char *t = header + 7;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    size_t n = strnlen(t, JWT_MAX_LEN + 1);
+    if (n == 0 || n > JWT_MAX_LEN)
+        return NULL;
+    /* token68 characters only (RFC 7235 2.1); a JWT is base64url and dots */
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+        if (!ok)
+            return NULL;
+    }
+    return t;
+}
+
 static int deny(struct http_req *req, struct http_res *res, const char *why, const char *uid)
 {
     http_res_header(res, "WWW-Authenticate", "Bearer realm=\"mimicare\", error=\"invalid_token\"");
@@ -283,12 +305,9 @@ int auth_require(struct http_req *req, struct http_res *res, const struct auth_u
         *out = cached;
         return 0;
     }
-    const char *h = http_header(req, "Authorization");
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+    const char *token = auth_parse_bearer(http_header(req, "Authorization"));
+    if (token == NULL)
         return deny(req, res, "no bearer token", NULL);
-    const char *token = h + 7;
-    while (*token == ' ')
-        token++;
     struct jwt_keys k;
     struct jwt_claims cl;
     const char *why = NULL;

@@ -43,6 +43,11 @@ int auth_init(const struct services *svc);
 /* The JWT keys from configuration. */
 void auth_jwt_keys(const struct services *svc, struct jwt_keys *out);
 
+/* The token of an "Authorization: Bearer <token>" header value (scheme case-insensitive),
+ * or NULL when the header is absent, another scheme, empty, longer than JWT_MAX_LEN or
+ * not token68 characters. The result points into header. */
+const char *auth_parse_bearer(const char *header);
+
 /* Authenticates the request's "Authorization: Bearer" token against its session.
  * Returns 0 and sets *out (valid for the request), or MC_EUNAUTH (with a
  * WWW-Authenticate header on res; the failure is audited), or a db error. */
