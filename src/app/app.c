@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/parse.h"
 #include "core/timeutil.h"
 #include "http/http.h"
 #include "infra/db/db.h"
@@ -91,6 +92,28 @@ void app_close(struct app *app)
     db_close(app->svc.db);
     free(app->routes);
     free(app);
+}
+
+/* APP_ENV=test only: SIGUSR1 makes the server read DATA_DIR/clock-offset-ms (a signed
+ * integer) and shift its wall clock by that much, so tests of idle timeouts and lockouts
+ * move time instead of sleeping (security.md B3). Never active in other environments. */
+static void load_test_clock(const struct config *cfg)
+{
+    char path[1024], text[32] = "";
+    snprintf(path, sizeof(path), "%s/clock-offset-ms", config_str(cfg, CFG_DATA_DIR));
+    FILE *f = fopen(path, "r");
+    long long offset = 0;
+    if (f != NULL) {
+        if (fgets(text, sizeof(text), f) != NULL)
+            text[strcspn(text, "\r\n")] = '\0';
+        fclose(f);
+    }
+    if (parse_int_range(text, -(1LL << 42), 1LL << 42, &offset) != 0) {
+        log_warn("test clock: unreadable offset file");
+        return;
+    }
+    mc_clock_set_offset(offset);
+    log_info("test clock moved", LF_I("offsetMs", offset));
 }
 
 /* Raises the open-file limit so max_connections sockets fit (the soft limit is often
@@ -181,6 +204,9 @@ int app_serve(struct app *app, int port_override)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    bool test_clock = config_env(cfg) == APP_ENV_TEST;
+    if (test_clock)
+        sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -199,7 +225,8 @@ int app_serve(struct app *app, int port_override)
              LF_I("threads", o.threads), LF_S("database", db_kind_name(app->svc.db)),
              LF_S("kv", kv_backend_name(app->svc.kv)), LF_I("readyUs", ready_us));
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGUSR1)
+        load_test_clock(cfg);
     log_info("shutting down", LF_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
              LF_I("inflight", http_server_inflight(app->svc.http)));
     http_server_stop(app->svc.http, SHUTDOWN_GRACE_MS);

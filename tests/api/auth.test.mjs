@@ -5,7 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, runCli } from './lib/server.mjs';
-import { api, newPatient, uniqueEmail, codeFor, outbox, PASSWORD } from './lib/identity.mjs';
+import { api, newPatient, uniqueEmail, codeFor, outbox, setClock, PASSWORD } from './lib/identity.mjs';
 
 const ENV = { RATE_LIMIT_LOGIN_MAX: '1000', RATE_LIMIT_MAX_REQUESTS: '1000', REFRESH_REUSE_GRACE: '1s' };
 
@@ -200,6 +200,55 @@ describe('tokens and sessions', () => {
         assert.ok(!text.includes('Bearer '), 'a bearer header in the log');
         assert.ok(!text.includes(p.login.refreshToken));
         assert.ok(!text.includes(PASSWORD));
+    });
+});
+
+describe('time: idle timeout, absolute age, lockout expiry (clock moved, not slept)', () => {
+    let srv;
+    const MIN = 60 * 1000;
+    before(async () => { srv = await startServer({ env: { ...ENV, SESSION_TIMEOUT: '30m', SESSION_MAX_AGE: '12h' } }); });
+    after(async () => { await setClock(srv, 0); await srv?.stop(); });
+
+    test('B3: a request at 1799 s keeps the session; 1801 s of silence ends it (access and refresh)', async () => {
+        await setClock(srv, 0);
+        const p = await newPatient(srv);
+        await setClock(srv, 1799 * 1000);
+        assert.equal((await api(srv, 'GET', '/api/v1/me', { token: p.login.accessToken })).status, 401,
+            'the 15-minute access token itself has expired by now');
+        const r = await api(srv, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: p.login.refreshToken } });
+        assert.equal(r.status, 200, 'at 1799 s the session is alive');
+        await setClock(srv, (1799 + 1801) * 1000);
+        const me = await api(srv, 'GET', '/api/v1/me', { token: r.json.accessToken });
+        assert.equal(me.status, 401, 'idle for 1801 s');
+        const r2 = await api(srv, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: r.json.refreshToken } });
+        assert.equal(r2.status, 401);
+    });
+
+    test('B4: past SESSION_MAX_AGE the session ends even when active', async () => {
+        await setClock(srv, 0);
+        const p = await newPatient(srv);
+        let refresh = p.login.refreshToken;
+        for (let t = 20; t < 12 * 60; t += 20) { // active every 20 minutes
+            await setClock(srv, t * MIN);
+            const r = await api(srv, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: refresh } });
+            assert.equal(r.status, 200, `at ${t} min`);
+            refresh = r.json.refreshToken;
+        }
+        await setClock(srv, (12 * 60 + 1) * MIN);
+        const r = await api(srv, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: refresh } });
+        assert.equal(r.status, 401, 'after 12 h the user must log in again');
+    });
+
+    test('A5: a lockout ends after LOCKOUT_DURATION and the right password works again', async () => {
+        await setClock(srv, 0);
+        const p = await newPatient(srv);
+        for (let i = 0; i < 5; i++) await api(srv, 'POST', '/api/v1/auth/login', { body: { email: p.email, password: `wrong password ${i}` } });
+        assert.equal((await api(srv, 'POST', '/api/v1/auth/login', { body: { email: p.email, password: PASSWORD } })).status, 429);
+        await setClock(srv, 1801 * 1000);
+        const ok = await api(srv, 'POST', '/api/v1/auth/login', { body: { email: p.email, password: PASSWORD } });
+        assert.equal(ok.status, 200, 'unlocked at t + 1800 s');
+        const wrong = await api(srv, 'POST', '/api/v1/auth/login', { body: { email: p.email, password: 'wrong again 1' } });
+        assert.equal(wrong.status, 401, 'the counter was reset by the success');
     });
 });
 

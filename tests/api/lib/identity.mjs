@@ -67,3 +67,17 @@ export async function newPatient(srv, { email = uniqueEmail(), password = PASSWO
     if (login.status !== 200) throw new Error(`login ${login.status} ${login.text}`);
     return { email, password, login: login.json };
 }
+
+/** APP_ENV=test servers only: shifts the server's wall clock to offsetMs from real time. */
+export async function setClock(srv, offsetMs) {
+    const fsP = await import('node:fs/promises');
+    await fsP.writeFile(path.join(srv.tmp, 'var', 'clock-offset-ms'), `${offsetMs}\n`);
+    const before = srv.logs().filter((l) => l.msg === 'test clock moved').length;
+    srv.proc.kill('SIGUSR1');
+    for (let i = 0; i < 200; i++) {
+        const moved = srv.logs().filter((l) => l.msg === 'test clock moved');
+        if (moved.length > before && moved[moved.length - 1].offsetMs === offsetMs) return;
+        await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('the server did not move its clock');
+}
