@@ -30,7 +30,7 @@ usage() {
 BUILD_PKGS=(
     build-essential cmake pkg-config clang
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev
-    libhiredis-dev libcurl4-openssl-dev sqlite3
+    libhiredis-dev libcurl4-openssl-dev sqlite3 liboath-dev libqrencode-dev
 )
 TEST_PKGS=(
     libcmocka-dev

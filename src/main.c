@@ -8,10 +8,12 @@
 #include "core/log.h"
 #include "core/parse.h"
 #include "core/timeutil.h"
+#include "http/http.h"
 #include "infra/db/db.h"
 #include "infra/db/migrate.h"
 #include "modules/audit/audit.h"
 
+#include <jansson.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@ static const char usage_main[] =
     "  secrets         print freshly generated secrets for .env\n"
     "  user create     create a user, e.g. the first admin\n"
     "  audit verify    check the audit log's hash chain and its checkpoint\n"
+    "  routes          print every route with its declared access (JSON lines)\n"
     "\n"
     "  --version       print the version\n"
     "  --help          this text; `mimicare <command> --help` for a command\n";
@@ -373,6 +376,43 @@ static int cmd_user(const char *env_file, int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
+static const char usage_routes[] =
+    "usage: mimicare routes\n"
+    "  Prints one JSON object per route: {\"method\",\"pattern\",\"access\",\"jsonBody\"}\n"
+    "  (access is null when a route declares none). Needs no configuration; the API tests\n"
+    "  build the access-control matrix from it.\n";
+
+static int cmd_routes(int argc, char **argv)
+{
+    static const struct {
+        enum http_method m;
+        const char *name;
+    } names[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
+                 {HTTP_PUT, "PUT"},        {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
+                 {HTTP_OPTIONS, "OPTIONS"}};
+    if (argc == 1 && is_help(argv[0]))
+        return fputs(usage_routes, stdout), 0;
+    if (argc != 0)
+        return usage_error(usage_routes, "bad argument", argv[0]);
+    size_t n = 0;
+    struct http_route *r = app_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            if (!(r[i].method & names[k].m))
+                continue;
+            json_t *o =
+                json_pack("{s:s,s:s,s:s?,s:b}", "method", names[k].name, "pattern", r[i].pattern,
+                          "access", r[i].access, "jsonBody", (r[i].flags & HTTP_BODY_JSON) != 0);
+            char *line = json_dumps(o, JSON_COMPACT);
+            puts(line);
+            free(line);
+            json_decref(o);
+        }
+    }
+    free(r);
+    return 0;
+}
+
 static int cmd_secrets(int argc, char **argv)
 {
     if (argc == 1 && is_help(argv[0])) {
@@ -429,5 +469,7 @@ int main(int argc, char **argv)
         return cmd_user(env_file, rest, args);
     if (strcmp(cmd, "audit") == 0)
         return cmd_audit(env_file, rest, args);
+    if (strcmp(cmd, "routes") == 0)
+        return cmd_routes(rest, args);
     return usage_error(usage_main, "unknown command", cmd);
 }

@@ -137,23 +137,32 @@ static void raise_fd_limit(long want)
 }
 
 /* Concatenates each module's route table into one (module order = match order). */
-static void collect_routes(struct app *app)
+struct http_route *app_routes(size_t *n)
 {
-    typedef const struct http_route *(*routes_fn)(size_t * n);
-    static const routes_fn modules[] = {ops_routes, clinic_routes, auth_routes, account_routes};
+    typedef const struct http_route *(*routes_fn)(size_t * count);
+    static const routes_fn modules[] = {ops_routes,     clinic_routes,   auth_routes,
+                                        account_routes, auth_mfa_routes, oauth_routes,
+                                        apikeys_routes, care_routes,     admin_routes};
     size_t total = 0;
     for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
-        size_t n;
-        modules[m](&n);
-        total += n;
+        size_t k;
+        modules[m](&k);
+        total += k;
     }
-    app->routes = mc_xcalloc(total, sizeof(*app->routes));
+    struct http_route *all = mc_xcalloc(total, sizeof(*all));
+    *n = 0;
     for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
-        size_t n;
-        const struct http_route *r = modules[m](&n);
-        memcpy(app->routes + app->nroutes, r, n * sizeof(*r));
-        app->nroutes += n;
+        size_t k;
+        const struct http_route *r = modules[m](&k);
+        memcpy(all + *n, r, k * sizeof(*r));
+        *n += k;
     }
+    return all;
+}
+
+static void collect_routes(struct app *app)
+{
+    app->routes = app_routes(&app->nroutes);
 }
 
 /* Starts the thread that writes the audit chain's head to DATA_DIR/audit-checkpoint every

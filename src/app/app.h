@@ -15,6 +15,7 @@ struct db;
 struct db_conn;
 struct http_req;
 struct http_server;
+struct http_route;
 
 #include "modules/mod.h"
 
@@ -41,6 +42,10 @@ int app_serve(struct app *app, int port_override);
  * (e-mail taken), MC_EINVAL/MC_EBADREQ (bad input, reason in err) or a db error. */
 int app_user_create(struct app *app, const char *role, const char *email, const char *name,
                     const char *password, char *generated, size_t cap, char *err, size_t errlen);
+
+/* Every module's routes in one new table, in match order (caller frees). Needs no
+ * configuration: `mimicare routes` prints it. */
+struct http_route *app_routes(size_t *n);
 
 /* Fills the demo clinic (idempotent). Returns 0 or an error. */
 int app_seed_demo(struct app *app, char *err, size_t errlen);

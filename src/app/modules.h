@@ -11,6 +11,10 @@
 
 const struct http_route *ops_routes(size_t *n);
 const struct http_route *clinic_routes(size_t *n);
+const struct http_route *oauth_routes(size_t *n);
+const struct http_route *apikeys_routes(size_t *n);
+const struct http_route *care_routes(size_t *n);  /* modules/care */
+const struct http_route *admin_routes(size_t *n); /* modules/admin */
 
 struct db_conn;
 /* Demo data of each module, run in one transaction by `mimicare seed --demo`. */

@@ -96,7 +96,11 @@ X("FHIR", FHIR_SERVER_URL, STR, "", NULL, 0, 0, "External FHIR server to sync wi
 X("FHIR", FHIR_CLIENT_ID, STR, "", NULL, 0, 0, "OAuth client id at the external FHIR server.") \
 X("FHIR", FHIR_CLIENT_SECRET, CRED, "", NULL, 0, 0, "OAuth client secret at the external FHIR server.") \
 X("OAuth", GOOGLE_CLIENT_ID, STR, "", NULL, 0, 0, "Google sign-in client id.") \
-X("OAuth", APPLE_CLIENT_ID, STR, "", NULL, 0, 0, "Sign in with Apple service id.")
+X("OAuth", APPLE_CLIENT_ID, STR, "", NULL, 0, 0, "Sign in with Apple service id.") \
+X("OAuth", GOOGLE_JWKS_URL, URL, "https://www.googleapis.com/oauth2/v3/certs", NULL, 0, 0, "Google's ID-token signing keys (JWKS), cached for their max-age.") \
+X("OAuth", GOOGLE_ISSUERS, STR, "https://accounts.google.com,accounts.google.com", NULL, 0, 0, "Accepted iss values of Google ID tokens (comma-separated, exact match).") \
+X("OAuth", APPLE_JWKS_URL, URL, "https://appleid.apple.com/auth/keys", NULL, 0, 0, "Apple's ID-token signing keys (JWKS), cached for their max-age.") \
+X("OAuth", APPLE_ISSUER, STR, "https://appleid.apple.com", NULL, 0, 0, "Accepted iss value of Apple ID tokens (exact match).")
 /* clang-format on */
 
 #endif

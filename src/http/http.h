@@ -47,6 +47,12 @@ struct http_route {
     http_handler handler;
     unsigned flags;  /* enum http_route_flags */
     size_t max_body; /* 0 = MAX_JSON_BODY_SIZE */
+    /* Who may call it, for the generated access-control matrix (`mimicare routes`, tests/api/
+     * access-matrix.test.mjs); '|'-separated terms: "public" (no token), "user" (any signed-in
+     * user), "patient" | "doctor" | "admin" (that role), "self:{id}" (the patient whose id is
+     * the path parameter), "care:{id}" (a doctor on that patient's care team),
+     * "breakglass:{id}" (an admin stating X-Break-Glass-Reason). NULL = not declared yet. */
+    const char *access;
 };
 
 /* ---- request ---- */

@@ -372,11 +372,11 @@ static int reset_post(struct http_req *req, struct http_res *res)
 }
 
 static const struct http_route routes[] = {
-    {HTTP_GET, "/api/v1/me", me_get, 0, 0},
-    {HTTP_PATCH, "/api/v1/me", me_patch, HTTP_BODY_JSON, 0},
-    {HTTP_POST, "/api/v1/auth/password/change", password_change_post, HTTP_BODY_JSON, 0},
-    {HTTP_POST, "/api/v1/auth/password/forgot", forgot_post, HTTP_BODY_JSON, 0},
-    {HTTP_POST, "/api/v1/auth/password/reset", reset_post, HTTP_BODY_JSON, 0},
+    {HTTP_GET, "/api/v1/me", me_get, 0, 0, "user"},
+    {HTTP_PATCH, "/api/v1/me", me_patch, HTTP_BODY_JSON, 0, "user"},
+    {HTTP_POST, "/api/v1/auth/password/change", password_change_post, HTTP_BODY_JSON, 0, "user"},
+    {HTTP_POST, "/api/v1/auth/password/forgot", forgot_post, HTTP_BODY_JSON, 0, "public"},
+    {HTTP_POST, "/api/v1/auth/password/reset", reset_post, HTTP_BODY_JSON, 0, "public"},
 };
 
 const struct http_route *account_routes(size_t *n)

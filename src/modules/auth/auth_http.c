@@ -12,6 +12,7 @@
 #include "infra/mail/mail.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/auth/auth_int.h"
 #include "modules/auth/password.h"
 #include "modules/mod.h"
 #include "modules/ratelimit/ratelimit.h"
@@ -308,6 +309,39 @@ static int locked_answer(struct http_res *res, int64_t locked_until)
     return MC_ERATE;
 }
 
+/* ---- the login steps the second factor reuses (auth_int.h) ---- */
+
+static void login_key(const char *email, char key[65])
+{
+    char lc[USER_EMAIL_MAX + 1];
+    users_email_lc(email, lc, sizeof(lc));
+    auth_hash_secret(lc, key);
+}
+
+int auth_login_limit(struct http_req *req, struct http_res *res)
+{
+    return limit_ip(req, res, "login", CFG_RATE_LIMIT_LOGIN_MAX);
+}
+
+int auth_login_locked(struct http_res *res, struct db_conn *c, const char *email)
+{
+    struct attempt a;
+    login_key(email, a.key);
+    int rc = read_lock(c, &a);
+    if (rc == 0 && a.locked_until > mc_now_ms())
+        rc = locked_answer(res, a.locked_until);
+    return rc;
+}
+
+int auth_login_failed(struct http_req *req, struct db_conn *c, const char *email,
+                      const char *user_id)
+{
+    struct attempt a = {.locked_until = 0};
+    login_key(email, a.key);
+    struct fail_ctx f = {.req = req, .a = &a, .user_id = user_id};
+    return db_tx(c, fail_tx, &f);
+}
+
 struct success_ctx {
     struct http_req *req;
     const struct user *u;
@@ -333,6 +367,20 @@ static int success_tx(struct db_conn *c, void *arg)
     if (rc == 0)
         rc = mod_audit(x->req, c, &e);
     return rc;
+}
+
+int auth_login_succeeded(struct http_req *req, struct db_conn *c, const struct user *u,
+                         struct auth_tokens *t)
+{
+    char key[65];
+    login_key(u->email, key);
+    struct success_ctx s = {.req = req, .u = u, .key = key, .rehash = NULL, .t = t};
+    return success_tx(c, &s);
+}
+
+json_t *auth_login_body(const struct auth_tokens *t, const struct user *u)
+{
+    return tokens_json(t, users_to_json(u));
 }
 
 static bool staff_mfa_required(const struct config *cfg, const char *role)
@@ -391,19 +439,19 @@ static int login_post(struct http_req *req, struct http_res *res)
         http_res_detail(res, "confirm your e-mail address first (see the e-mail we sent)");
         return MC_EFORBIDDEN;
     }
-    if (staff_mfa_required(svc->cfg, u->role)) {
-        /* TOTP enrolment arrives with the MFA work; until then staff cannot log in where
-         * a second factor is required, rather than logging in without one */
-        http_res_detail(res, "a second factor is required for staff accounts and is not "
-                             "available yet");
-        return MC_EFORBIDDEN;
-    }
     char *rehash = NULL;
     if (pw_needs_rehash(u->password_hash)) {
         rehash = arena_alloc(http_arena(req), PW_HASH_LEN);
         if (pw_hash(password, rehash) != 0)
             rehash = NULL; /* keep the old hash; try again next time */
     }
+    /* with TOTP enabled, or staff where a second factor is required, the password alone
+     * yields no tokens but a challenge for /auth/mfa/verify (security.md A9) */
+    bool answered = false;
+    rc = auth_mfa_login_gate(req, res, c, u, staff_mfa_required(svc->cfg, u->role), rehash,
+                             &answered);
+    if (rc != 0 || answered)
+        return rc;
     struct auth_tokens *t = arena_alloc(http_arena(req), sizeof(*t));
     struct success_ctx s = {.req = req, .u = u, .key = a.key, .rehash = rehash, .t = t};
     if ((rc = db_tx(c, success_tx, &s)) != 0)
@@ -542,14 +590,14 @@ static int sessions_get(struct http_req *req, struct http_res *res)
 }
 
 static const struct http_route routes[] = {
-    {HTTP_POST, "/api/v1/auth/register", register_post, HTTP_BODY_JSON, 0},
-    {HTTP_POST, "/api/v1/auth/verify-email", verify_email_post, HTTP_BODY_JSON, 0},
-    {HTTP_POST, "/api/v1/auth/login", login_post, HTTP_BODY_JSON, 0},
-    {HTTP_POST, "/api/v1/auth/refresh", refresh_post, HTTP_BODY_JSON, 0},
-    {HTTP_POST, "/api/v1/auth/logout", logout_post, 0, 0},
-    {HTTP_POST, "/api/v1/auth/logout-all", logout_all_post, 0, 0},
-    {HTTP_GET, "/api/v1/auth/sessions", sessions_get, 0, 0},
-    {HTTP_DELETE, "/api/v1/auth/sessions/{id:uuid}", session_delete, 0, 0},
+    {HTTP_POST, "/api/v1/auth/register", register_post, HTTP_BODY_JSON, 0, "public"},
+    {HTTP_POST, "/api/v1/auth/verify-email", verify_email_post, HTTP_BODY_JSON, 0, "public"},
+    {HTTP_POST, "/api/v1/auth/login", login_post, HTTP_BODY_JSON, 0, "public"},
+    {HTTP_POST, "/api/v1/auth/refresh", refresh_post, HTTP_BODY_JSON, 0, "public"},
+    {HTTP_POST, "/api/v1/auth/logout", logout_post, 0, 0, "user"},
+    {HTTP_POST, "/api/v1/auth/logout-all", logout_all_post, 0, 0, "user"},
+    {HTTP_GET, "/api/v1/auth/sessions", sessions_get, 0, 0, "user"},
+    {HTTP_DELETE, "/api/v1/auth/sessions/{id:uuid}", session_delete, 0, 0, "user"},
 };
 
 const struct http_route *auth_routes(size_t *n)

@@ -51,7 +51,7 @@ static int clinic_get(struct http_req *req, struct http_res *res)
 }
 
 static const struct http_route routes[] = {
-    {HTTP_GET, "/api/v1/clinic", clinic_get, 0, 0},
+    {HTTP_GET, "/api/v1/clinic", clinic_get, 0, 0, "public"},
 };
 
 const struct http_route *clinic_routes(size_t *n)

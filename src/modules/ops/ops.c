@@ -140,10 +140,10 @@ static int openapi_get(struct http_req *req, struct http_res *res)
 }
 
 static const struct http_route routes[] = {
-    {HTTP_GET, "/health", health_get, 0, 0},
-    {HTTP_GET, "/health/ready", ready_get, 0, 0},
-    {HTTP_GET, "/metrics", metrics_get, HTTP_NO_METRICS, 0},
-    {HTTP_GET, "/api/v1/openapi.yaml", openapi_get, HTTP_CACHEABLE, 0},
+    {HTTP_GET, "/health", health_get, 0, 0, "public"},
+    {HTTP_GET, "/health/ready", ready_get, 0, 0, "public"},
+    {HTTP_GET, "/metrics", metrics_get, HTTP_NO_METRICS, 0, "public"},
+    {HTTP_GET, "/api/v1/openapi.yaml", openapi_get, HTTP_CACHEABLE, 0, "public"},
 };
 
 const struct http_route *ops_routes(size_t *n)
