@@ -606,7 +606,8 @@ static enum MHD_Result preflight(struct http_req *r)
     if (origin_allowed(r->srv, http_header(r, "Origin"))) {
         http_res_header(&res, "Access-Control-Allow-Methods", allow);
         http_res_header(&res, "Access-Control-Allow-Headers",
-                        "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-Id");
+                        "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-Id, "
+                        "X-MFA-Token, X-Break-Glass-Reason");
         http_res_header(&res, "Access-Control-Max-Age", "600");
     }
     return send_response(r, &res);

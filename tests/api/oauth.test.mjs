@@ -86,6 +86,36 @@ describe('sign-in with Google and Apple', () => {
         assert.notEqual(second.json.sessionId, first.json.sessionId);
     });
 
+    test('a patient who turned on TOTP must still give her code after a Google sign-in', async () => {
+        const c = googleClaims();
+        const first = await google(sign({ claims: c }), c.nonce);
+        assert.equal(first.status, 200, first.text);
+        const t = first.json.accessToken;
+        const setup = await api(srv, 'POST', '/api/v1/auth/mfa/totp/setup', { token: t, body: {} });
+        assert.equal(setup.status, 200, setup.text);
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+        let bits = 0, value = 0;
+        const key = [];
+        for (const ch of setup.json.secret.replace(/=+$/, '')) {
+            value = (value << 5) | alphabet.indexOf(ch);
+            bits += 5;
+            if (bits >= 8) { key.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+        }
+        const msg = Buffer.alloc(8);
+        msg.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+        const h = crypto.createHmac('sha1', Buffer.from(key)).update(msg).digest();
+        const o = h[h.length - 1] & 0xf;
+        const code = String((((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1000000).padStart(6, '0');
+        const en = await api(srv, 'POST', '/api/v1/auth/mfa/totp/enable', { token: t, body: { code } });
+        assert.equal(en.status, 200, en.text);
+        const c2 = { ...c, nonce: 'n2-' + crypto.randomBytes(6).toString('hex'), iat: now(), exp: now() + 300 };
+        const again = await google(sign({ claims: c2 }), c2.nonce);
+        assert.equal(again.status, 200, again.text);
+        assert.equal(again.json.mfaRequired, true);
+        assert.equal(again.json.accessToken, undefined, 'no tokens before the second factor');
+        assert.match(again.json.mfaToken, /^mfa_/);
+    });
+
     test('an ES256 token signs in too', async () => {
         const c = googleClaims();
         const r = await google(sign({ claims: c, alg: 'ES256', key: ec.privateKey }), c.nonce);

@@ -20,6 +20,7 @@
 #include "infra/db/db.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/auth/auth_int.h"
 #include "modules/auth/oidc.h"
 #include "modules/mod.h"
 #include "modules/ratelimit/ratelimit.h"
@@ -150,9 +151,17 @@ static int signin_tx(struct db_conn *c, void *arg)
     }
     if (x->verdict != 0)
         return audit_outcome(x, c, "authn_login_fail", "failure");
-    if ((rc = auth_session_create(x->req, c, x->u->id, x->t)) != 0)
-        return rc;
-    return audit_outcome(x, c, "authn_login_success", "success");
+    return 0;
+}
+
+/* The session, once the account is known and any second factor is settled. */
+static int session_tx(struct db_conn *c, void *arg)
+{
+    struct signin_ctx *x = arg;
+    int rc = auth_session_create(x->req, c, x->u->id, x->t);
+    if (rc == 0)
+        rc = audit_outcome(x, c, "authn_login_success", "success");
+    return rc;
 }
 
 static int fail_audit(struct http_req *req, const char *provider)
@@ -219,6 +228,12 @@ static int signin(struct http_req *req, struct http_res *res, const char *provid
     default:
         return http_res_detail(res, "this account cannot sign in this way"), MC_EFORBIDDEN;
     }
+    /* a patient who turned on TOTP proves it here too: the provider is one factor */
+    bool answered = false;
+    if ((rc = auth_mfa_login_gate(req, res, c, x.u, false, NULL, &answered)) != 0 || answered)
+        return rc;
+    if ((rc = db_tx(c, session_tx, &x)) != 0)
+        return rc;
     http_res_json(res, 200, tokens_json(x.t, users_to_json(x.u)));
     return 0;
 }
