@@ -139,6 +139,46 @@ static int migrate_now(struct app *app, bool status_only)
     return 0;
 }
 
+enum migrate_mode { MIGRATE_NO, MIGRATE_YES, MIGRATE_OUTSIDE_PRODUCTION };
+
+/* Loads the configuration and opens the application, applying pending migrations as mode
+ * says. Returns 0 with both set, or non-zero after logging why (nothing is left open). */
+static int open_app(const char *env_file, int64_t t0, enum migrate_mode mode,
+                    struct config **cfg_out, struct app **app_out)
+{
+    char err[512];
+    struct app *app = NULL;
+    struct config *cfg = load_config(env_file);
+    *cfg_out = NULL;
+    *app_out = NULL;
+    if (cfg == NULL)
+        return MC_ECONFIG;
+    int rc = app_open(cfg, t0, &app, err, sizeof(err));
+    if (rc != 0) {
+        log_error("cannot start", LF_S("error", err));
+        config_free(cfg);
+        return rc;
+    }
+    bool migrate = mode == MIGRATE_YES ||
+                   (mode == MIGRATE_OUTSIDE_PRODUCTION && config_env(cfg) != APP_ENV_PRODUCTION);
+    if (migrate && (rc = migrate_now(app, false)) != 0) {
+        app_close(app);
+        config_free(cfg);
+        return rc;
+    }
+    *cfg_out = cfg;
+    *app_out = app;
+    return 0;
+}
+
+/* Closes what open_app opened; returns the exit status for rc. */
+static int close_app(struct config *cfg, struct app *app, int rc)
+{
+    app_close(app);
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
 static int cmd_serve(const char *env_file, int argc, char **argv, int64_t t0)
 {
     int port = 0; /* 0 = from config */
@@ -158,24 +198,11 @@ static int cmd_serve(const char *env_file, int argc, char **argv, int64_t t0)
             return usage_error(usage_serve, "bad argument", argv[i]);
         }
     }
-    struct config *cfg = load_config(env_file);
-    if (cfg == NULL)
+    struct config *cfg;
+    struct app *app;
+    if (open_app(env_file, t0, migrate ? MIGRATE_OUTSIDE_PRODUCTION : MIGRATE_NO, &cfg, &app) != 0)
         return 1;
-    struct app *app = NULL;
-    char err[512];
-    int rc = app_open(cfg, t0, &app, err, sizeof(err));
-    if (rc != 0) {
-        log_error("cannot start", LF_S("error", err));
-        config_free(cfg);
-        return 1;
-    }
-    if (migrate && config_env(cfg) != APP_ENV_PRODUCTION)
-        rc = migrate_now(app, false);
-    if (rc == 0)
-        rc = app_serve(app, port);
-    app_close(app);
-    config_free(cfg);
-    return rc == 0 ? 0 : 1;
+    return close_app(cfg, app, app_serve(app, port));
 }
 
 static int cmd_migrate(const char *env_file, int argc, char **argv)
@@ -191,19 +218,11 @@ static int cmd_migrate(const char *env_file, int argc, char **argv)
             return usage_error(usage_migrate, "bad argument", argv[i]);
         }
     }
-    struct config *cfg = load_config(env_file);
-    if (cfg == NULL)
+    struct config *cfg;
+    struct app *app;
+    if (open_app(env_file, 0, MIGRATE_NO, &cfg, &app) != 0)
         return 1;
-    struct app *app = NULL;
-    char err[512];
-    int rc = app_open(cfg, 0, &app, err, sizeof(err));
-    if (rc != 0)
-        log_error("cannot start", LF_S("error", err));
-    else
-        rc = migrate_now(app, status);
-    app_close(app);
-    config_free(cfg);
-    return rc == 0 ? 0 : 1;
+    return close_app(cfg, app, migrate_now(app, status));
 }
 
 static int cmd_seed(const char *env_file, int argc, char **argv)
@@ -221,21 +240,15 @@ static int cmd_seed(const char *env_file, int argc, char **argv)
     }
     if (!demo)
         return usage_error(usage_seed, "nothing to seed: pass --demo", NULL);
-    struct config *cfg = load_config(env_file);
-    if (cfg == NULL)
-        return 1;
-    struct app *app = NULL;
+    struct config *cfg;
+    struct app *app;
     char err[512];
-    int rc = app_open(cfg, 0, &app, err, sizeof(err));
-    if (rc == 0)
-        rc = migrate_now(app, false);
-    else
-        log_error("cannot start", LF_S("error", err));
-    if (rc == 0 && (rc = app_seed_demo(app, err, sizeof(err))) != 0)
+    if (open_app(env_file, 0, MIGRATE_YES, &cfg, &app) != 0)
+        return 1;
+    int rc = app_seed_demo(app, err, sizeof(err));
+    if (rc != 0)
         log_error("seed failed", LF_S("error", err));
-    app_close(app);
-    config_free(cfg);
-    return rc == 0 ? 0 : 1;
+    return close_app(cfg, app, rc);
 }
 
 static int cmd_config(const char *env_file, int argc, char **argv)
@@ -300,19 +313,11 @@ static int cmd_audit(const char *env_file, int argc, char **argv)
             return usage_error(usage_audit, "bad argument", argv[i]);
         }
     }
-    struct config *cfg = load_config(env_file);
-    if (cfg == NULL)
+    struct config *cfg;
+    struct app *app;
+    if (open_app(env_file, 0, MIGRATE_NO, &cfg, &app) != 0)
         return 1;
-    struct app *app = NULL;
-    char err[512];
-    int rc = app_open(cfg, 0, &app, err, sizeof(err));
-    if (rc != 0)
-        log_error("cannot start", LF_S("error", err));
-    else
-        rc = audit_verify_now(cfg, app, checkpoint);
-    app_close(app);
-    config_free(cfg);
-    return rc == 0 ? 0 : 1;
+    return close_app(cfg, app, audit_verify_now(cfg, app, checkpoint));
 }
 
 /* Reads one line of at most cap - 1 bytes from stdin without the newline. */
@@ -355,25 +360,21 @@ static int cmd_user(const char *env_file, int argc, char **argv)
         fputs("mimicare: could not read a password from standard input\n", stderr);
         return 1;
     }
-    struct config *cfg = load_config(env_file);
-    if (cfg == NULL)
-        return 1;
-    struct app *app = NULL;
+    struct config *cfg;
+    struct app *app;
     char err[512];
-    int rc = app_open(cfg, 0, &app, err, sizeof(err));
-    if (rc == 0)
-        rc = migrate_now(app, false);
-    if (rc == 0)
-        rc = app_user_create(app, role, email, name, from_stdin ? password : NULL, generated,
+    if (open_app(env_file, 0, MIGRATE_YES, &cfg, &app) != 0) {
+        sodium_memzero(password, sizeof(password));
+        return 1;
+    }
+    int rc = app_user_create(app, role, email, name, from_stdin ? password : NULL, generated,
                              sizeof(generated), err, sizeof(err));
     if (rc != 0)
         fprintf(stderr, "mimicare: user not created: %s\n", err);
     else if (generated[0] != '\0')
         printf("password (shown once): %s\n", generated);
     sodium_memzero(password, sizeof(password));
-    app_close(app);
-    config_free(cfg);
-    return rc == 0 ? 0 : 1;
+    return close_app(cfg, app, rc);
 }
 
 static const char usage_routes[] =

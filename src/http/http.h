@@ -32,7 +32,8 @@ enum http_method {
 };
 
 enum http_route_flags {
-    HTTP_BODY_JSON = 1 << 0,  /* takes a JSON body (Content-Type checked, parsed strictly) */
+    HTTP_BODY_JSON = 1 << 0,  /* takes a JSON object body (Content-Type checked, parsed
+                                 strictly, anything but an object refused with 400) */
     HTTP_CACHEABLE = 1 << 1,  /* may be cached (default responses carry no-store) */
     HTTP_NO_METRICS = 1 << 2, /* leave out of request logs (e.g. /metrics scrapes) */
 };

@@ -739,6 +739,10 @@ static enum MHD_Result finish(struct http_req *r)
         } else if (json_parse_strict(r->body.data, r->body.len, &r->json, err, sizeof(err)) != 0) {
             rc = MC_EBADREQ;
             http_res_detail(&res, "%s", err);
+        } else if (!json_is_object(r->json)) {
+            /* every JSON endpoint takes an object: handlers need not check it again */
+            rc = MC_EBADREQ;
+            http_res_detail(&res, "the body must be a JSON object");
         }
     }
     if (rc == 0)

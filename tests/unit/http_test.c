@@ -402,6 +402,15 @@ static void json_body_rules(void **state)
         assert_int_equal(r.status, 200);
         resp_free(&r);
     }
+    /* a JSON body must be an object: arrays, strings and numbers are refused */
+    static const char *const not_objects[] = {"[1,2]", "\"text\"", "42", "null"};
+    for (size_t i = 0; i < 4; i++) {
+        req = json_post("/echo", "application/json", not_objects[i], NULL);
+        roundtrip(req, &r);
+        free(req);
+        json_decref(problem(&r, 400));
+        resp_free(&r);
+    }
     /* media type */
     static const char *const bad_types[] = {
         "text/plain", "application/json; charset=latin1", "application/jsonp",
@@ -419,10 +428,12 @@ static void json_body_rules(void **state)
         buf_putc(&deep, '[');
     for (int i = 0; i < 65; i++)
         buf_putc(&deep, ']');
-    for (int i = 0; i < 64; i++)
+    buf_puts(&ok, "{\"a\":"); /* an object holding 63 arrays: 64 levels, the limit */
+    for (int i = 0; i < 63; i++)
         buf_putc(&ok, '[');
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < 63; i++)
         buf_putc(&ok, ']');
+    buf_putc(&ok, '}');
     const char *bad_bodies[] = {
         "{\"a\":",  "{\"a\":1,\"a\":2}",          deep.data, "[\"\\u0000\"]", "{} trailing",
         "\"\xff\"", "{\"password\": \"hunter2xyz"};

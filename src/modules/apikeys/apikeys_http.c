@@ -121,8 +121,6 @@ static int keys_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *name = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "name", true, 1, APIKEY_NAME_MAX, &name, &v);
     struct buf scopes = BUF_INIT;

@@ -108,8 +108,6 @@ static int me_patch(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     struct patch_ctx x = {.req = req, .au = au, .if_match = -1};
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "name", false, 1, USER_NAME_MAX, &x.name, &v);
     json_get_str(b, "locale", false, 2, 15, &x.locale, &v);
@@ -208,8 +206,6 @@ static int password_change_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *cur = NULL, *neu = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "currentPassword", true, 1, 1024, &cur, &v);
     json_get_str(b, "newPassword", true, 1, 1024, &neu, &v);
@@ -275,8 +271,6 @@ static int forgot_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *email = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "email", true, 1, USER_EMAIL_MAX, &email, &v);
     int rc = verrs_result(&v);
@@ -321,8 +315,6 @@ static int reset_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *token = NULL, *neu = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "token", true, 1, AUTH_TOKEN_LEN, &token, &v);
     json_get_str(b, "newPassword", true, 1, 1024, &neu, &v);

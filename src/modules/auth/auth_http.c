@@ -114,8 +114,6 @@ static int register_post(struct http_req *req, struct http_res *res)
     struct verrs v = {0};
     const char *email = NULL, *password = NULL, *name = NULL, *phone = NULL, *locale = NULL,
                *tz = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "email", true, 3, USER_EMAIL_MAX, &email, &v);
     json_get_str(b, "password", true, 1, 1024, &password, &v);
@@ -212,8 +210,6 @@ static int verify_email_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *token = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "token", true, 1, AUTH_TOKEN_LEN, &token, &v);
     int rc = verrs_result(&v);
@@ -397,8 +393,6 @@ static int login_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *email = NULL, *password = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "email", true, 1, USER_EMAIL_MAX, &email, &v);
     json_get_str(b, "password", true, 1, 1024, &password, &v);
@@ -468,8 +462,6 @@ static int refresh_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *token = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "refreshToken", true, 1, 256, &token, &v);
     int rc = verrs_result(&v);

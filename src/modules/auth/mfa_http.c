@@ -188,8 +188,6 @@ static int setup_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *token = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "mfaToken", false, 1, AUTH_TOKEN_LEN, &token, &v);
     int rc = verrs_result(&v);
@@ -297,8 +295,6 @@ static int enable_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *code = NULL, *token = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "code", true, 1, 16, &code, &v);
     json_get_str(b, "mfaToken", false, 1, AUTH_TOKEN_LEN, &token, &v);
@@ -417,8 +413,6 @@ static int verify_post(struct http_req *req, struct http_res *res)
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *token = NULL, *code = NULL, *recovery = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "mfaToken", true, 1, AUTH_TOKEN_LEN, &token, &v);
     json_get_str(b, "code", false, 1, 16, &code, &v);

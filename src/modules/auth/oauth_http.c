@@ -180,8 +180,6 @@ static int signin(struct http_req *req, struct http_res *res, const char *provid
     json_t *b = http_body_json(req);
     struct verrs v = {0};
     const char *token = NULL, *nonce = NULL;
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     json_get_str(b, "idToken", true, 1, OIDC_TOKEN_MAX, &token, &v);
     json_get_str(b, "nonce", true, 1, OAUTH_NONCE_MAX, &nonce, &v);

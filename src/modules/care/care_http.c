@@ -154,8 +154,6 @@ static int team_post(struct http_req *req, struct http_res *res)
         return rc;
     json_t *b = http_body_json(req);
     struct verrs v = {0};
-    if (!json_is_object(b))
-        return http_res_detail(res, "body must be a JSON object"), MC_EBADREQ;
     json_check_fields(b, fields, &v);
     if (json_get_str(b, "doctorId", true, 36, 36, &x.doctor_id, &v) && !uuid_valid(x.doctor_id))
         verrs_add(&v, MC_EINVAL, "doctorId", "must be a user id");
