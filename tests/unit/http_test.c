@@ -114,8 +114,16 @@ static int h_slow(struct http_req *req, struct http_res *res)
     return 0;
 }
 
+static int h_ip(struct http_req *req, struct http_res *res)
+{
+    const char *ip = http_client_ip(req);
+    http_res_body(res, 200, "text/plain", ip, strlen(ip));
+    return 0;
+}
+
 static const struct http_route routes[] = {
     {HTTP_GET, "/x", h_get, 0, 0},
+    {HTTP_GET, "/ip", h_ip, 0, 0},
     {HTTP_POST, "/echo", h_echo, HTTP_BODY_JSON, 0},
     {HTTP_POST, "/small", h_echo, HTTP_BODY_JSON, SMALL_BODY},
     {HTTP_POST, "/invalid", h_invalid, HTTP_BODY_JSON, 0},
@@ -820,6 +828,49 @@ static void graceful_stop(void **state)
     close(fd);
 }
 
+/* The client address seen through X-Forwarded-For from server p. */
+static void ip_via(int p, const char *xff, char *out, size_t cap)
+{
+    char req[256];
+    struct resp r;
+    snprintf(req, sizeof(req), "GET /ip HTTP/1.1\r\nHost: t\r\n%s%s%sConnection: close\r\n\r\n",
+             xff ? "X-Forwarded-For: " : "", xff ? xff : "", xff ? "\r\n" : "");
+    struct conn *c = conn_open_port(p);
+    assert_true(send_str(c, req));
+    assert_int_equal(read_resp(c, &r, false), 0);
+    conn_close(c);
+    assert_int_equal(r.status, 200);
+    snprintf(out, cap, "%.*s", (int)r.body_len, r.body);
+    resp_free(&r);
+}
+
+static void client_ip_and_proxies(void **state)
+{
+    (void)state;
+    char ip[64];
+    /* no trusted proxy: the header is ignored, whatever it says */
+    ip_via(port, "1.2.3.4", ip, sizeof(ip));
+    assert_string_equal(ip, "127.0.0.1");
+    struct http_server_opts o = server_opts();
+    o.trusted_proxies = "10.0.0.9, 127.0.0.1";
+    char err[200] = "";
+    struct http_server *s2 = http_server_start(&o, routes, NROUTES, NULL, err, sizeof(err));
+    assert_non_null(s2);
+    int p2 = http_server_port(s2);
+    ip_via(p2, NULL, ip, sizeof(ip));
+    assert_string_equal(ip, "127.0.0.1");
+    ip_via(p2, "1.2.3.4", ip, sizeof(ip));
+    assert_string_equal(ip, "1.2.3.4");
+    /* the client's own (spoofable) hops on the left are ignored: right-most untrusted wins */
+    ip_via(p2, "9.9.9.9, 1.2.3.4, 10.0.0.9", ip, sizeof(ip));
+    assert_string_equal(ip, "1.2.3.4");
+    ip_via(p2, "2001:db8::1", ip, sizeof(ip));
+    assert_string_equal(ip, "2001:db8::1");
+    ip_via(p2, "not-an-address", ip, sizeof(ip));
+    assert_string_equal(ip, "127.0.0.1");
+    http_server_stop(s2, 1000);
+}
+
 static void start_errors(void **state)
 {
     (void)state;
@@ -861,6 +912,7 @@ int main(void)
         cmocka_unit_test(not_found_and_method),
         cmocka_unit_test(bad_paths),
         cmocka_unit_test(json_body_rules),
+        cmocka_unit_test(client_ip_and_proxies),
         cmocka_unit_test(body_size_limits),
         cmocka_unit_test(chunked_bodies),
         cmocka_unit_test(smuggling_guard),
