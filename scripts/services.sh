@@ -14,14 +14,14 @@
 #   scripts/services.sh reset-db   drop and recreate the test database (PG must run)
 #
 # Services (all bound to 127.0.0.1 only):
-#   postgres  PostgreSQL 15, port $MC_PG_PORT (55432), db mimicare_test,
+#   postgres  PostgreSQL 15, port $MC_PG_PORT (25432), db mimicare_test,
 #             role mimicare / mimicare_test_pw.  fsync stays ON (the app
 #             refuses to run against fsync=off).
-#   redis     Redis 7, port $MC_REDIS_PORT (56379), password mimicare_test_redis_pw,
+#   redis     Redis 7, port $MC_REDIS_PORT (26379), password mimicare_test_redis_pw,
 #             no persistence.
 #   mail      maildev 2.2.1 (npm, installed into tools/node_modules by
-#             scripts/deps.sh test): SMTP on $MC_SMTP_PORT (51025, no TLS, no
-#             AUTH), REST on $MC_MAILDEV_WEB_PORT (51080): GET /email returns
+#             scripts/deps.sh test): SMTP on $MC_SMTP_PORT (21025, no TLS, no
+#             AUTH), REST on $MC_MAILDEV_WEB_PORT (21080): GET /email returns
 #             every message received as JSON.  Messages are kept in memory and
 #             under $MC_SERVICES_DIR/mail, emptied at each start.
 #   The credentials are fixed, test-only values; never reuse them elsewhere.
@@ -40,10 +40,11 @@ set -euo pipefail
 SERVICES=(pg redis mail)
 
 DIR="${MC_SERVICES_DIR:-/tmp/mimicare-services}"
-PG_PORT="${MC_PG_PORT:-55432}"
-REDIS_PORT="${MC_REDIS_PORT:-56379}"
-SMTP_PORT="${MC_SMTP_PORT:-51025}"
-MAILDEV_WEB_PORT="${MC_MAILDEV_WEB_PORT:-51080}"
+# ports below the ephemeral range (32768-60999), so no outgoing connection holds them
+PG_PORT="${MC_PG_PORT:-25432}"
+REDIS_PORT="${MC_REDIS_PORT:-26379}"
+SMTP_PORT="${MC_SMTP_PORT:-21025}"
+MAILDEV_WEB_PORT="${MC_MAILDEV_WEB_PORT:-21080}"
 PG_BIN="${MC_PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 PG_USER=mimicare

@@ -18,6 +18,7 @@
 #include "infra/mail/mail.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/ratelimit/ratelimit.h"
 #include "modules/auth/password.h"
 #include "modules/users/users.h"
 #include "core/json.h"
@@ -92,6 +93,22 @@ void app_close(struct app *app)
     db_close(app->svc.db);
     free(app->routes);
     free(app);
+}
+
+/* Runs before every handler: API routes that need no login are limited per client
+ * address (RATE_LIMIT_MAX_REQUESTS per RATE_LIMIT_WINDOW, security.md I1). Ops endpoints
+ * (/health, /metrics) are left alone: load balancers poll them. Fails closed. */
+static int before_handler(struct http_req *req, struct http_res *res,
+                          const struct http_route *route)
+{
+    if (route->access == NULL || strcmp(route->access, "public") != 0 ||
+        strncmp(route->pattern, "/api/", 5) != 0)
+        return 0;
+    const struct services *svc = mod_services(req);
+    return rl_enforce(svc->kv, res, "ip", http_client_ip(req),
+                      config_int(svc->cfg, CFG_RATE_LIMIT_MAX_REQUESTS),
+                      config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW),
+                      "too many requests from this address; retry later");
 }
 
 /* APP_ENV=test only: SIGUSR1 makes the server read DATA_DIR/clock-offset-ms (a signed
@@ -207,6 +224,7 @@ int app_serve(struct app *app, int port_override)
         .request_logging = config_bool(cfg, CFG_ENABLE_REQUEST_LOGGING),
         .trusted_proxies = config_str(cfg, CFG_TRUSTED_PROXIES),
         .hsts = true, /* harmless over plain HTTP: browsers only honour it over TLS */
+        .before = before_handler,
     };
     /* signals are taken synchronously by this thread; every other thread blocks them */
     sigset_t set;

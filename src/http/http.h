@@ -122,6 +122,9 @@ struct http_server_opts {
     bool request_logging;        /* one line per request */
     const char *trusted_proxies; /* comma-separated proxy addresses whose X-Forwarded-For counts */
     bool hsts;                   /* send Strict-Transport-Security */
+    /* Called before every matched route's handler (after its body is parsed); a non-zero
+     * MC_E* return answers the request instead of the handler (rate limits). May be NULL. */
+    int (*before)(struct http_req *req, struct http_res *res, const struct http_route *route);
 };
 
 struct http_server;

@@ -745,6 +745,8 @@ static enum MHD_Result finish(struct http_req *r)
             http_res_detail(&res, "the body must be a JSON object");
         }
     }
+    if (rc == 0 && r->srv->opts.before != NULL)
+        rc = r->srv->opts.before(r, &res, rt);
     if (rc == 0)
         rc = rt->handler(r, &res);
     if (rc != 0)

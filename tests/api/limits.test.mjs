@@ -10,6 +10,26 @@ import { api, newPatient, uniqueEmail, PASSWORD } from './lib/identity.mjs';
 
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
+describe('per-address limit on API routes that need no login (I1)', () => {
+    let srv;
+    before(async () => { srv = await startServer({ env: { RATE_LIMIT_MAX_REQUESTS: '100' } }); });
+    after(async () => { await srv?.stop(); });
+
+    test('the 101st request in the window → 429; a spoofed X-Forwarded-For changes nothing; /health is exempt', async () => {
+        for (let i = 0; i < 100; i++) {
+            const r = await api(srv, 'GET', '/api/v1/clinic');
+            assert.equal(r.status, 200, `request ${i + 1}`);
+        }
+        const r = await api(srv, 'GET', '/api/v1/clinic');
+        assert.equal(r.status, 429);
+        assert.ok(Number(r.headers.get('retry-after')) > 0);
+        assert.equal(r.headers.get('ratelimit-remaining'), '0');
+        const spoof = await api(srv, 'GET', '/api/v1/clinic', { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+        assert.equal(spoof.status, 429, 'X-Forwarded-For from an untrusted peer is ignored');
+        assert.equal((await api(srv, 'GET', '/health')).status, 200);
+    });
+});
+
 describe('per-user limit on authenticated requests', () => {
     let srv;
     before(async () => { srv = await startServer({ env: { RATE_LIMIT_LOGIN_MAX: '1000', RATE_LIMIT_MAX_REQUESTS: '1000', RATE_LIMIT_USER_MAX: '3' } }); });

@@ -14,6 +14,7 @@
 #include "infra/mail/mail.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/auth/auth_int.h"
 #include "modules/auth/password.h"
 #include "modules/mod.h"
 #include "modules/ratelimit/ratelimit.h"
@@ -234,18 +235,6 @@ static int password_change_post(struct http_req *req, struct http_res *res)
     return 0;
 }
 
-static int limit_ip(struct http_req *req, struct http_res *res, const char *bucket)
-{
-    const struct services *svc = mod_services(req);
-    struct rl_result r;
-    if (rl_check(svc->kv, bucket, http_client_ip(req),
-                 config_int(svc->cfg, CFG_RATE_LIMIT_LOGIN_MAX),
-                 config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW), &r) != 0)
-        return MC_EUNAVAIL;
-    rl_headers(res, &r);
-    return r.limited ? MC_ERATE : 0;
-}
-
 struct forgot_ctx {
     const char *user_id;
     char token[AUTH_TOKEN_LEN];
@@ -276,7 +265,7 @@ static int forgot_post(struct http_req *req, struct http_res *res)
     int rc = verrs_result(&v);
     if (rc != 0)
         return http_res_verrs(res, &v), rc;
-    if ((rc = limit_ip(req, res, "forgot")) != 0)
+    if ((rc = auth_limit_ip(req, res, "forgot")) != 0)
         return rc;
     struct db_conn *c = NULL;
     struct user *u = arena_alloc(http_arena(req), sizeof(*u));
@@ -323,7 +312,7 @@ static int reset_post(struct http_req *req, struct http_res *res)
     int rc = verrs_result(&v);
     if (rc != 0)
         return http_res_verrs(res, &v), rc;
-    if ((rc = limit_ip(req, res, "reset")) != 0)
+    if ((rc = auth_limit_ip(req, res, "reset")) != 0)
         return rc;
     char th[65];
     auth_hash_secret(token, th);

@@ -326,15 +326,11 @@ int auth_require(struct http_req *req, struct http_res *res, const struct auth_u
         return deny(req, res, why, cl.sub);
     /* per-user limit on authenticated requests; a kv outage fails closed (503) */
     const struct services *svc = mod_services(req);
-    struct rl_result r;
-    if (rl_check(svc->kv, "user", cl.sub, config_int(svc->cfg, CFG_RATE_LIMIT_USER_MAX),
-                 config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW), &r) != 0)
-        return MC_EUNAVAIL;
-    rl_headers(res, &r);
-    if (r.limited) {
-        http_res_detail(res, "too many requests for this account; retry later");
-        return MC_ERATE;
-    }
+    rc = rl_enforce(svc->kv, res, "user", cl.sub, config_int(svc->cfg, CFG_RATE_LIMIT_USER_MAX),
+                    config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW),
+                    "too many requests for this account; retry later");
+    if (rc != 0)
+        return rc;
     struct auth_user *u = arena_alloc(http_arena(req), sizeof(*u));
     memcpy(u->id, cl.sub, sizeof(u->id));
     memcpy(u->sid, cl.sid, sizeof(u->sid));

@@ -42,17 +42,9 @@ static int limit_ip(struct http_req *req, struct http_res *res, const char *buck
                     enum cfg_id max_id)
 {
     const struct services *svc = mod_services(req);
-    struct rl_result r;
-    int rc = rl_check(svc->kv, bucket, http_client_ip(req), config_int(svc->cfg, max_id),
-                      config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW), &r);
-    if (rc != 0)
-        return MC_EUNAVAIL;
-    rl_headers(res, &r);
-    if (r.limited) {
-        http_res_detail(res, "too many requests; retry later");
-        return MC_ERATE;
-    }
-    return 0;
+    return rl_enforce(svc->kv, res, bucket, http_client_ip(req), config_int(svc->cfg, max_id),
+                      config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW),
+                      "too many requests; retry later");
 }
 
 /* ---- register / verify ---- */
@@ -128,8 +120,6 @@ static int register_post(struct http_req *req, struct http_res *res)
     int rc = verrs_result(&v);
     if (rc != 0)
         return http_res_verrs(res, &v), rc;
-    if ((rc = limit_ip(req, res, "register", CFG_RATE_LIMIT_MAX_REQUESTS)) != 0)
-        return rc;
     struct user *u = arena_alloc(http_arena(req), sizeof(*u));
     memset(u, 0, sizeof(*u));
     snprintf(u->email, sizeof(u->email), "%s", email);
@@ -317,6 +307,11 @@ static void login_key(const char *email, char key[65])
 int auth_login_limit(struct http_req *req, struct http_res *res)
 {
     return limit_ip(req, res, "login", CFG_RATE_LIMIT_LOGIN_MAX);
+}
+
+int auth_limit_ip(struct http_req *req, struct http_res *res, const char *bucket)
+{
+    return limit_ip(req, res, bucket, CFG_RATE_LIMIT_LOGIN_MAX);
 }
 
 int auth_login_locked(struct http_res *res, struct db_conn *c, const char *email)

@@ -186,14 +186,8 @@ static int signin(struct http_req *req, struct http_res *res, const char *provid
     int rc = verrs_result(&v);
     if (rc != 0)
         return http_res_verrs(res, &v), rc;
-    struct rl_result r;
-    if (rl_check(svc->kv, "oauth", http_client_ip(req),
-                 config_int(svc->cfg, CFG_RATE_LIMIT_LOGIN_MAX),
-                 config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW), &r) != 0)
-        return MC_EUNAVAIL;
-    rl_headers(res, &r);
-    if (r.limited)
-        return http_res_detail(res, "too many requests; retry later"), MC_ERATE;
+    if ((rc = auth_limit_ip(req, res, "oauth")) != 0)
+        return rc;
 
     struct oidc_identity *id = arena_alloc(http_arena(req), sizeof(*id));
     const char *why = NULL;

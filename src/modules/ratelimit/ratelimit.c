@@ -130,3 +130,16 @@ void rl_ip_subject(const char *ip, char *out, size_t cap)
         snprintf(out, cap, "%s", ip);
     }
 }
+
+int rl_enforce(struct kv *kv, struct http_res *res, const char *bucket, const char *subject,
+               long long limit, int64_t window_s, const char *detail)
+{
+    struct rl_result r;
+    if (rl_check(kv, bucket, subject, limit, window_s, &r) != 0)
+        return MC_EUNAVAIL;
+    rl_headers(res, &r);
+    if (!r.limited)
+        return 0;
+    http_res_detail(res, "%s", detail);
+    return MC_ERATE;
+}

@@ -54,4 +54,10 @@ void rl_headers(struct http_res *res, const struct rl_result *r);
  * Anything that does not parse is copied (truncated) and left to rl_check to bound. */
 void rl_ip_subject(const char *ip, char *out, size_t cap);
 
+/* rl_check + rl_headers in one: 0 when under the limit; MC_ERATE with the headers and
+ * detail (a client-safe sentence) set on res when over it; MC_EUNAVAIL when the store is
+ * unreachable (the caller answers 503: limits fail closed). */
+int rl_enforce(struct kv *kv, struct http_res *res, const char *bucket, const char *subject,
+               long long limit, int64_t window_s, const char *detail);
+
 #endif

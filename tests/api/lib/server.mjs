@@ -48,6 +48,8 @@ export function baseEnv(tmp, overrides = {}) {
         FRONTEND_URL: 'http://localhost:3000',
         // on PostgreSQL every server of a run appends to one audit chain: one key for all
         AUDIT_HMAC_SECRET: 'test-only-audit-key-0123456789abcdefghijklmnop',
+        // every test file talks from 127.0.0.1; the per-address limit has its own test
+        RATE_LIMIT_MAX_REQUESTS: '100000',
     };
     for (const [k, v] of Object.entries(overrides)) {
         if (v === undefined) delete env[k];
