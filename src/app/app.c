@@ -18,6 +18,7 @@
 #include "infra/mail/mail.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/idem/idem.h"
 #include "modules/ratelimit/ratelimit.h"
 #include "modules/auth/password.h"
 #include "modules/users/users.h"
@@ -95,11 +96,9 @@ void app_close(struct app *app)
     free(app);
 }
 
-/* Runs before every handler: API routes that need no login are limited per client
- * address (RATE_LIMIT_MAX_REQUESTS per RATE_LIMIT_WINDOW, security.md I1). Ops endpoints
- * (/health, /metrics) are left alone: load balancers poll them. Fails closed. */
-static int before_handler(struct http_req *req, struct http_res *res,
-                          const struct http_route *route)
+/* The per-address limit of public API routes (see before_handler). */
+static int rate_limit_public(struct http_req *req, struct http_res *res,
+                             const struct http_route *route)
 {
     if (route->access == NULL || strcmp(route->access, "public") != 0 ||
         strncmp(route->pattern, "/api/", 5) != 0)
@@ -109,6 +108,24 @@ static int before_handler(struct http_req *req, struct http_res *res,
                       config_int(svc->cfg, CFG_RATE_LIMIT_MAX_REQUESTS),
                       config_int(svc->cfg, CFG_RATE_LIMIT_WINDOW),
                       "too many requests from this address; retry later");
+}
+
+/* Runs before every handler: API routes that need no login are limited per client
+ * address (RATE_LIMIT_MAX_REQUESTS per RATE_LIMIT_WINDOW, security.md I1). Ops endpoints
+ * (/health, /metrics) are left alone: load balancers poll them. Fails closed. Then
+ * HTTP_IDEMPOTENT routes claim or replay their Idempotency-Key (modules/idem). */
+static int before_handler(struct http_req *req, struct http_res *res,
+                          const struct http_route *route)
+{
+    int rc = rate_limit_public(req, res, route);
+    return rc != 0 ? rc : idem_before(req, res, route);
+}
+
+/* Runs once a matched route's response is final: settles its Idempotency-Key. */
+static void after_handler(struct http_req *req, struct http_res *res,
+                          const struct http_route *route)
+{
+    idem_after(req, res, route);
 }
 
 /* APP_ENV=test only: SIGUSR1 makes the server read DATA_DIR/clock-offset-ms (a signed
@@ -225,6 +242,7 @@ int app_serve(struct app *app, int port_override)
         .trusted_proxies = config_str(cfg, CFG_TRUSTED_PROXIES),
         .hsts = true, /* harmless over plain HTTP: browsers only honour it over TLS */
         .before = before_handler,
+        .after = after_handler,
     };
     /* signals are taken synchronously by this thread; every other thread blocks them */
     sigset_t set;

@@ -36,6 +36,9 @@ enum http_route_flags {
                                  strictly, anything but an object refused with 400) */
     HTTP_CACHEABLE = 1 << 1,  /* may be cached (default responses carry no-store) */
     HTTP_NO_METRICS = 1 << 2, /* leave out of request logs (e.g. /metrics scrapes) */
+    HTTP_IDEMPOTENT = 1 << 3, /* a creating request that honours Idempotency-Key (api.md):
+                                 the application's before/after hooks replay its first
+                                 2xx answer (see modules/idem/idem.h) */
 };
 
 typedef int (*http_handler)(struct http_req *req, struct http_res *res);
@@ -105,6 +108,19 @@ void http_res_detail(struct http_res *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* For error returns: the per-field problems (copied). */
 void http_res_verrs(struct http_res *res, const struct verrs *v);
+/* Marks the response as holding a secret shown once (a generated password, a key): it must
+ * never be stored for replay (Idempotency-Key), so a retry runs the handler again. */
+void http_res_no_replay(struct http_res *res);
+
+/* Reading a response back (for the server's after hook). The status is 0 until a body is
+ * set; the body pointer is borrowed and valid until the response is sent. */
+int http_res_status(const struct http_res *res);
+const char *http_res_content_type(const struct http_res *res);
+const char *http_res_data(const struct http_res *res, size_t *len);
+/* The value of a header added with http_res_header (case-insensitive), NULL if none. */
+const char *http_res_get_header(const struct http_res *res, const char *name);
+/* False after http_res_no_replay. */
+bool http_res_replayable(const struct http_res *res);
 
 /* ---- server ---- */
 
@@ -123,8 +139,13 @@ struct http_server_opts {
     const char *trusted_proxies; /* comma-separated proxy addresses whose X-Forwarded-For counts */
     bool hsts;                   /* send Strict-Transport-Security */
     /* Called before every matched route's handler (after its body is parsed); a non-zero
-     * MC_E* return answers the request instead of the handler (rate limits). May be NULL. */
+     * MC_E* return answers the request instead of the handler (rate limits), and so does a
+     * 0 return after setting a response body (idempotent replays). May be NULL. */
     int (*before)(struct http_req *req, struct http_res *res, const struct http_route *route);
+    /* Called for every matched route once its response is final (the handler's answer, a
+     * problem rendered from an error, or the before hook's), just before it is sent; it
+     * may read the response and add headers. May be NULL. */
+    void (*after)(struct http_req *req, struct http_res *res, const struct http_route *route);
 };
 
 struct http_server;

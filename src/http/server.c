@@ -20,6 +20,7 @@
 #include "core/parse.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
+#include "http/deadline.h"
 #include "http/metrics.h"
 #include "http/router.h"
 
@@ -50,28 +51,8 @@ struct http_server {
     void *app;
     int port;
     _Atomic long inflight;     /* requests between first access call and completion */
-    int64_t header_timeout_ns; /* see struct conn_watch */
-    pthread_mutex_t watch_mu;  /* guards watch_head */
-    pthread_cond_t watch_cv;   /* wakes the watchdog to stop */
-    struct conn_watch *watch_head;
-    bool watch_stop; /* under watch_mu */
-    pthread_t watchdog;
-    bool watchdog_running;
-    _Atomic bool draining; /* shutting down: every response closes its connection */
-};
-
-/*
- * A request's headers must arrive within header_timeout of the connection becoming ready
- * for it (accepted, or the previous response completed). libmicrohttpd's own timeout is
- * an idle timeout, which a client sending one byte at a time never trips (slowloris), so
- * a watchdog thread shuts down the socket of any connection past its deadline; the
- * connection's own thread then sees EOF and closes it. Body uploads have their own
- * deadline (request_timeout_s, checked in receive()).
- */
-struct conn_watch {
-    int fd;                      /* the connection's socket, valid until CLOSED */
-    _Atomic int64_t deadline_ns; /* monotonic; INT64_MAX = none (headers received) */
-    struct conn_watch *prev, *next;
+    struct deadline *deadline; /* request-header deadline (deadline.h), NULL = off */
+    _Atomic bool draining;     /* shutting down: every response closes its connection */
 };
 
 struct done_hook {
@@ -119,6 +100,7 @@ struct http_res {
     int nheaders;
     char detail[256];
     struct verrs *verrs; /* arena copy, for error returns */
+    bool no_replay;      /* holds a one-time secret: never store it (http_res_no_replay) */
     struct http_req *req;
 };
 
@@ -349,12 +331,43 @@ void http_res_verrs(struct http_res *res, const struct verrs *v)
     memcpy(res->verrs, v, sizeof(*v));
 }
 
-static bool res_has_header(const struct http_res *res, const char *name)
+void http_res_no_replay(struct http_res *res)
+{
+    res->no_replay = true;
+}
+
+int http_res_status(const struct http_res *res)
+{
+    return res->status;
+}
+
+const char *http_res_content_type(const struct http_res *res)
+{
+    return res->ctype;
+}
+
+const char *http_res_data(const struct http_res *res, size_t *len)
+{
+    *len = res->len;
+    return res->body;
+}
+
+const char *http_res_get_header(const struct http_res *res, const char *name)
 {
     for (int i = 0; i < res->nheaders; i++)
         if (strcasecmp(res->headers[i].name, name) == 0)
-            return true;
-    return false;
+            return res->headers[i].value;
+    return NULL;
+}
+
+bool http_res_replayable(const struct http_res *res)
+{
+    return !res->no_replay;
+}
+
+static bool res_has_header(const struct http_res *res, const char *name)
+{
+    return http_res_get_header(res, name) != NULL;
 }
 
 /* Fills res with an RFC 9457 problem for err. Internal detail never reaches the client. */
@@ -418,7 +431,7 @@ static void add_cors(struct http_req *r, struct MHD_Response *resp)
     MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
     MHD_add_response_header(resp, "Access-Control-Expose-Headers",
                             "X-Request-Id, ETag, Location, Retry-After, RateLimit-Limit, "
-                            "RateLimit-Remaining, RateLimit-Reset");
+                            "RateLimit-Remaining, RateLimit-Reset, Idempotent-Replayed");
 }
 
 static enum MHD_Result send_response(struct http_req *r, struct http_res *res)
@@ -472,84 +485,31 @@ static enum MHD_Result send_error(struct http_req *r, int err, const char *detai
     return send_response(r, &res);
 }
 
-/* ---------- header deadline (see struct conn_watch) ---------- */
-
-static struct conn_watch *conn_watch_of(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
+/* ---------- header deadline (deadline.h) ---------- */
 
 static void watch_set(struct http_server *srv, struct MHD_Connection *conn, bool waiting)
 {
-    struct conn_watch *w = conn_watch_of(conn);
-    if (w != NULL)
-        atomic_store(&w->deadline_ns, waiting ? mc_mono_ns() + srv->header_timeout_ns : INT64_MAX);
+    if (srv->deadline == NULL)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    deadline_set(srv->deadline, ci ? ci->socket_context : NULL, waiting);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct http_server *srv = cls;
+    if (srv->deadline == NULL)
+        return;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        struct conn_watch *w = mc_xcalloc(1, sizeof(*w));
-        w->fd = ci ? ci->connect_fd : -1;
-        atomic_store(&w->deadline_ns, mc_mono_ns() + srv->header_timeout_ns);
-        pthread_mutex_lock(&srv->watch_mu);
-        w->next = srv->watch_head;
-        if (w->next != NULL)
-            w->next->prev = w;
-        srv->watch_head = w;
-        pthread_mutex_unlock(&srv->watch_mu);
-        *socket_context = w;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
-        struct conn_watch *w = *socket_context;
-        pthread_mutex_lock(&srv->watch_mu);
-        if (w->prev != NULL)
-            w->prev->next = w->next;
-        else
-            srv->watch_head = w->next;
-        if (w->next != NULL)
-            w->next->prev = w->prev;
-        pthread_mutex_unlock(&srv->watch_mu);
-        free(w);
+        *socket_context = deadline_track(srv->deadline, ci ? ci->connect_fd : -1);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        deadline_release(srv->deadline, *socket_context);
         *socket_context = NULL;
     }
-}
-
-/* Every 250 ms, shuts down sockets whose headers are late. The fd stays open (MHD owns
- * it) and cannot be reused meanwhile: CLOSED, which removes it from the list under the
- * same lock, comes before MHD closes it. */
-static void *watchdog_main(void *arg)
-{
-    struct http_server *srv = arg;
-    pthread_mutex_lock(&srv->watch_mu);
-    while (!srv->watch_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
-        int64_t now = mc_mono_ns();
-        int cut = 0;
-        for (struct conn_watch *w = srv->watch_head; w != NULL; w = w->next) {
-            if (atomic_load(&w->deadline_ns) < now && w->fd >= 0) {
-                shutdown(w->fd, SHUT_RDWR);
-                atomic_store(&w->deadline_ns, INT64_MAX);
-                cut++;
-            }
-        }
-        if (cut > 0)
-            log_info("connections cut off: request headers too slow", LF_I("count", cut));
-    }
-    pthread_mutex_unlock(&srv->watch_mu);
-    return NULL;
 }
 
 /* ---------- request stages ---------- */
@@ -747,10 +707,12 @@ static enum MHD_Result finish(struct http_req *r)
     }
     if (rc == 0 && r->srv->opts.before != NULL)
         rc = r->srv->opts.before(r, &res, rt);
-    if (rc == 0)
+    if (rc == 0 && res.status == 0) /* a before hook that answered (a replay) skips it */
         rc = rt->handler(r, &res);
     if (rc != 0)
         render_problem(r, &res, rc);
+    if (rt != NULL && r->srv->opts.after != NULL)
+        r->srv->opts.after(r, &res, rt);
     return send_response(r, &res);
 }
 
@@ -870,9 +832,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
     if (srv->router == NULL)
         goto fail;
     srv->metrics = metrics_new(routes, nroutes);
-    srv->header_timeout_ns = (int64_t)opts->header_timeout_s * 1000000000LL;
-    pthread_mutex_init(&srv->watch_mu, NULL);
-    pthread_cond_init(&srv->watch_cv, NULL);
+    if (opts->header_timeout_s > 0)
+        srv->deadline = deadline_start((int64_t)opts->header_timeout_s * 1000000000LL);
     struct sockaddr_storage ss;
     bool v6 = false;
     if (resolve_bind(opts->host, opts->port, &ss, &v6) != 0) {
@@ -899,14 +860,11 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : opts->port;
-    if (srv->header_timeout_ns > 0 && pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0)
-        srv->watchdog_running = true;
     return srv;
 fail:
     router_free(srv->router);
     metrics_free(srv->metrics);
-    pthread_mutex_destroy(&srv->watch_mu);
-    pthread_cond_destroy(&srv->watch_cv);
+    deadline_stop(srv->deadline);
     free(srv);
     return NULL;
 }
@@ -938,15 +896,7 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     if (left > 0)
         log_warn("shutdown grace period over, closing busy connections", LF_I("inflight", left));
     MHD_stop_daemon(srv->d);
-    if (srv->watchdog_running) {
-        pthread_mutex_lock(&srv->watch_mu);
-        srv->watch_stop = true;
-        pthread_cond_signal(&srv->watch_cv);
-        pthread_mutex_unlock(&srv->watch_mu);
-        pthread_join(srv->watchdog, NULL);
-    }
-    pthread_mutex_destroy(&srv->watch_mu);
-    pthread_cond_destroy(&srv->watch_cv);
+    deadline_stop(srv->deadline); /* after MHD: every connection has been released */
     router_free(srv->router);
     metrics_free(srv->metrics);
     free(srv);

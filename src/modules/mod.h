@@ -28,7 +28,7 @@ struct services {
 };
 
 /* Request slots (http_local) used by modules. */
-enum mod_local { MOD_LOCAL_DB = 0, MOD_LOCAL_AUTH = 1 };
+enum mod_local { MOD_LOCAL_DB = 0, MOD_LOCAL_AUTH = 1, MOD_LOCAL_IDEM = 2 };
 
 /* The services of the request's server. */
 struct services *mod_services(const struct http_req *req);

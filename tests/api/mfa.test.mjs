@@ -1,7 +1,8 @@
 // The TOTP second factor over real HTTP: staff under REQUIRE_STAFF_MFA get a challenge
 // instead of tokens (security.md A9), enrol with it, and verify; wrong, replayed and
 // reused codes → 401; recovery codes work once; a patient who opts in needs the code;
-// expired or used challenges → 401; wrong codes count toward the password lockout (A5).
+// expired or used challenges → 401; wrong codes count toward the password lockout (A5);
+// disabling TOTP (refused for staff while required) and renewing the recovery codes.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -153,6 +154,77 @@ describe('TOTP second factor', () => {
         }
         const unused = await verify(srv, { mfaToken: (await login(srv, p.email, p.password)).json.mfaToken, recoveryCode: en.json.recoveryCodes[0] });
         assert.equal(unused.status, 200, 'the expired attempt did not spend the recovery code');
+    });
+});
+
+describe('managing TOTP: disable and new recovery codes', () => {
+    let srv;
+    before(async () => { srv = await startServer({ env: ENV }); });
+    after(async () => { await srv?.stop(); });
+
+    const me = (token) => api(srv, 'GET', '/api/v1/me', { token });
+    const disable = (token, body) => api(srv, 'POST', '/api/v1/auth/mfa/totp/disable', { token, body });
+    const regenerate = (token, body) => api(srv, 'POST', '/api/v1/auth/mfa/recovery-codes', { token, body });
+
+    test('a patient regenerates her codes (other sessions end), then turns TOTP off', async () => {
+        const p = await newPatient(srv);
+        const t1 = p.login.accessToken;
+        const t0 = (await login(srv, p.email, p.password)).json.accessToken; // password only
+        assert.equal((await disable(t1, { code: '123456' })).status, 409, 'nothing to disable yet');
+        const setup = await api(srv, 'POST', '/api/v1/auth/mfa/totp/setup', { token: t1, body: {} });
+        const en = await api(srv, 'POST', '/api/v1/auth/mfa/totp/enable', { token: t1, body: { code: totp(setup.json.secret) } });
+        assert.equal(en.status, 200, en.text);
+        assert.equal((await me(t0)).status, 401, 'enabling TOTP ends the password-only sessions');
+        assert.equal((await me(t1)).status, 200, 'but not the one that enabled it');
+        const old = en.json.recoveryCodes;
+        const l = await login(srv, p.email, p.password);
+        const v = await verify(srv, { mfaToken: l.json.mfaToken, recoveryCode: old[0] });
+        assert.equal(v.status, 200, v.text);
+        const t2 = v.json.accessToken;
+
+        assert.equal((await regenerate(undefined, { code: totp(setup.json.secret, 1) })).status, 401);
+        const wrong = await regenerate(t1, { code: wrongCode(setup.json.secret) });
+        assert.equal(wrong.status, 422, wrong.text);
+        const r = await regenerate(t1, { code: totp(setup.json.secret, 1) });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.recoveryCodes.length, 10);
+        assert.equal(new Set([...r.json.recoveryCodes, ...old]).size, 20, 'all codes are new');
+        assert.equal((await me(t2)).status, 401, 'other sessions are revoked');
+        assert.equal((await me(t1)).status, 200, 'the caller stays signed in');
+        const replay = await regenerate(t1, { code: totp(setup.json.secret, 1) });
+        assert.equal(replay.status, 422, 'a code (time step) is accepted once');
+
+        const l2 = await login(srv, p.email, p.password);
+        const stale = await verify(srv, { mfaToken: l2.json.mfaToken, recoveryCode: old[1] });
+        assert.equal(stale.status, 401, 'the old codes are invalid');
+
+        assert.equal((await disable(undefined, { recoveryCode: r.json.recoveryCodes[0] })).status, 401);
+        assert.equal((await disable(t1, { code: '000000', recoveryCode: r.json.recoveryCodes[0] })).status, 422);
+        const off = await disable(t1, { recoveryCode: r.json.recoveryCodes[0] });
+        assert.equal(off.status, 200, off.text);
+        assert.equal(off.json.enabled, false);
+        const late = await verify(srv, { mfaToken: l2.json.mfaToken, recoveryCode: r.json.recoveryCodes[1] });
+        assert.equal(late.status, 401, 'an open challenge cannot be finished after disabling');
+        const plain = await login(srv, p.email, p.password);
+        assert.equal(plain.status, 200, plain.text);
+        assert.ok(plain.json.accessToken, 'the password alone logs in again');
+        assert.equal((await disable(t1, { recoveryCode: r.json.recoveryCodes[1] })).status, 409);
+    });
+
+    test('staff cannot turn TOTP off while it is required, but can renew recovery codes', async () => {
+        const d = await enrolledDoctor(srv);
+        const v = await verify(srv, { mfaToken: d.mfaToken, recoveryCode: d.recovery[0] });
+        assert.equal(v.status, 200, v.text);
+        const t = v.json.accessToken;
+        const off = await disable(t, { recoveryCode: d.recovery[1] });
+        assert.equal(off.status, 403, off.text);
+        const r = await regenerate(t, { code: totp(d.secret, 1) });
+        assert.equal(r.status, 200, r.text);
+        const l = await login(srv, d.email);
+        const ok = await verify(srv, { mfaToken: l.json.mfaToken, recoveryCode: d.recovery[1] });
+        assert.equal(ok.status, 401, 'the 403 left the codes alone, and the renewal replaced them');
+        const ok2 = await verify(srv, { mfaToken: l.json.mfaToken, recoveryCode: r.json.recoveryCodes[0] });
+        assert.equal(ok2.status, 200, ok2.text);
     });
 });
 

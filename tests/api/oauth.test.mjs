@@ -6,8 +6,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { startServer } from './lib/server.mjs';
-import { api, newPatient, uniqueEmail } from './lib/identity.mjs';
+import { startServer, runCli } from './lib/server.mjs';
+import { api, newPatient, uniqueEmail, PASSWORD } from './lib/identity.mjs';
 
 const GOOGLE_AUD = 'test-google-client.apps.googleusercontent.com';
 const APPLE_AUD = 'org.mimicare.test';
@@ -186,6 +186,57 @@ describe('sign-in with Google and Apple', () => {
         assert.equal(login.status, 200);
         assert.equal(login.json.user.id, p.login.user.id);
         assert.equal(login.json.user.email, p.email);
+    });
+
+    const link = (provider, token, idToken, nonce) =>
+        api(srv, 'POST', `/api/v1/auth/oauth/${provider}/link`, { token, body: { idToken, nonce } });
+
+    test('a password account links its Google identity, then signs in with it', async () => {
+        const p = await newPatient(srv);
+        const c = googleClaims({ email: p.email });
+        const refused = await google(sign({ claims: c }), c.nonce);
+        assert.equal(refused.status, 409, refused.text);
+        const anon = await link('google', undefined, sign({ claims: c }), c.nonce);
+        assert.equal(anon.status, 401, 'linking needs a bearer token');
+        const forged = await link('google', p.login.accessToken, sign({ claims: c, key: rsaOther.privateKey }), c.nonce);
+        assert.equal(forged.status, 401, 'the ID token is checked like at sign-in');
+        const l = await link('google', p.login.accessToken, sign({ claims: c }), c.nonce);
+        assert.equal(l.status, 200, l.text);
+        assert.equal(l.json.linked, true);
+        const c2 = { ...c, nonce: 'n3-' + crypto.randomBytes(6).toString('hex'), iat: now(), exp: now() + 300 };
+        const signin = await google(sign({ claims: c2 }), c2.nonce);
+        assert.equal(signin.status, 200, signin.text);
+        assert.equal(signin.json.user.id, p.login.user.id);
+        const again = await link('google', p.login.accessToken, sign({ claims: c2 }), c2.nonce);
+        assert.equal(again.status, 409, 'linked already');
+    });
+
+    test('an identity linked to another account → 409; Apple links the same way', async () => {
+        const c = googleClaims();
+        const first = await google(sign({ claims: c }), c.nonce);
+        assert.equal(first.status, 200, first.text);
+        const q = await newPatient(srv);
+        const r = await link('google', q.login.accessToken, sign({ claims: c }), c.nonce);
+        assert.equal(r.status, 409, r.text);
+        const raw = 'apple-link-' + crypto.randomBytes(6).toString('hex');
+        const ac = { iss: 'https://appleid.apple.com', aud: APPLE_AUD, sub: '002.' + crypto.randomBytes(6).toString('hex'), iat: now(), exp: now() + 600, nonce: raw };
+        const a = await link('apple', q.login.accessToken, sign({ claims: ac, alg: 'ES256', key: ec.privateKey }), raw);
+        assert.equal(a.status, 200, a.text);
+        const as = await apple(sign({ claims: ac, alg: 'ES256', key: ec.privateKey }), raw);
+        assert.equal(as.status, 200, as.text);
+        assert.equal(as.json.user.id, q.login.user.id);
+    });
+
+    test('staff accounts cannot link an identity (403)', async () => {
+        const email = uniqueEmail('dr');
+        const cli = runCli(['user', 'create', '--role', 'doctor', '--email', email, '--name', 'Dr Link'], { tmp: srv.tmp, input: `${PASSWORD}\n` });
+        assert.equal(cli.status, 0, cli.stderr);
+        const l = await api(srv, 'POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } });
+        assert.equal(l.status, 200, l.text);
+        assert.ok(l.json.accessToken, l.text);
+        const c = googleClaims();
+        const r = await link('google', l.json.accessToken, sign({ claims: c }), c.nonce);
+        assert.equal(r.status, 403, r.text);
     });
 
     test('an unverified provider e-mail does not create an account', async () => {

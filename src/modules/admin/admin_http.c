@@ -215,8 +215,10 @@ static int users_post(struct http_req *req, struct http_res *res)
         return rc;
     }
     json_t *out = users_to_json(x.u);
-    if (generated[0] != '\0') /* shown once: never stored or logged in clear */
+    if (generated[0] != '\0') { /* shown once: never stored or logged in clear */
         json_object_set_new(out, "password", json_string(generated));
+        http_res_no_replay(res); /* nor kept for an Idempotency-Key replay */
+    }
     sodium_memzero(generated, sizeof(generated));
     http_res_json(res, 201, out);
     return 0;
@@ -403,7 +405,7 @@ static int audit_get(struct http_req *req, struct http_res *res)
 
 static const struct http_route routes[] = {
     {HTTP_GET, "/api/v1/admin/users", users_get, 0, 0, "admin"},
-    {HTTP_POST, "/api/v1/admin/users", users_post, HTTP_BODY_JSON, 0, "admin"},
+    {HTTP_POST, "/api/v1/admin/users", users_post, HTTP_BODY_JSON | HTTP_IDEMPOTENT, 0, "admin"},
     {HTTP_PATCH, "/api/v1/admin/users/{id:uuid}", user_patch, HTTP_BODY_JSON, 0, "admin"},
     {HTTP_GET, "/api/v1/admin/audit", audit_get, 0, 0, "admin"},
 };

@@ -84,7 +84,8 @@ void auth_hash_secret(const char *secret, char hash_hex[65]);
  * password change and reset). */
 const struct http_route *auth_routes(size_t *n);
 const struct http_route *account_routes(size_t *n);
-/* The TOTP second factor: /auth/mfa/totp/setup, /auth/mfa/totp/enable, /auth/mfa/verify. */
+/* The TOTP second factor: /auth/mfa/totp/{setup,enable,disable}, /auth/mfa/verify,
+ * /auth/mfa/recovery-codes. */
 const struct http_route *auth_mfa_routes(size_t *n);
 
 #endif

@@ -374,7 +374,7 @@ json_t *auth_login_body(const struct auth_tokens *t, const struct user *u)
     return tokens_json(t, users_to_json(u));
 }
 
-static bool staff_mfa_required(const struct config *cfg, const char *role)
+bool auth_staff_mfa_required(const struct config *cfg, const char *role)
 {
     if (strcmp(role, "patient") == 0)
         return false;
@@ -437,7 +437,7 @@ static int login_post(struct http_req *req, struct http_res *res)
     /* with TOTP enabled, or staff where a second factor is required, the password alone
      * yields no tokens but a challenge for /auth/mfa/verify (security.md A9) */
     bool answered = false;
-    rc = auth_mfa_login_gate(req, res, c, u, staff_mfa_required(svc->cfg, u->role), rehash,
+    rc = auth_mfa_login_gate(req, res, c, u, auth_staff_mfa_required(svc->cfg, u->role), rehash,
                              &answered);
     if (rc != 0 || answered)
         return rc;

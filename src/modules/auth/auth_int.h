@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+struct config;
 struct user;
 
 /* The per-address login rate limit (RATE_LIMIT_LOGIN_MAX). 0, MC_ERATE (answered) or
@@ -36,6 +37,10 @@ int auth_login_succeeded(struct http_req *req, struct db_conn *c, const struct u
 
 /* The login answer's body (new reference): tokens and the user. */
 json_t *auth_login_body(const struct auth_tokens *t, const struct user *u);
+
+/* True when role must log in with a second factor: staff (not patients) under
+ * REQUIRE_STAFF_MFA=true, or =auto in production. */
+bool auth_staff_mfa_required(const struct config *cfg, const char *role);
 
 /* Called by login after a correct password. When u has TOTP enabled or
  * staff_required, stores rehash (if not NULL), opens a 5-minute single-use challenge,

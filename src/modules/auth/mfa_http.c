@@ -1,7 +1,8 @@
 /*
  * mfa_http.c - the TOTP second factor over HTTP: the login challenge (called from
- * login_post), enrolment (/auth/mfa/totp/setup, /auth/mfa/totp/enable) and the second
- * step of a login (/auth/mfa/verify).
+ * login_post), enrolment (/auth/mfa/totp/setup, /auth/mfa/totp/enable), the second
+ * step of a login (/auth/mfa/verify) and its management by the signed-in user
+ * (/auth/mfa/totp/disable, /auth/mfa/recovery-codes), each proven with a current code.
  *
  * A password login that needs a second factor gets no tokens but an opaque "mfa_..."
  * challenge (5 min, single use, stored as its SHA-256). Purpose 'enroll' (staff without
@@ -131,9 +132,10 @@ static int challenge_user(struct db_conn *c, const char *token, const char *purp
 /* ---- enrolment: setup and enable ---- */
 
 /* Who is enrolling: the holder of an 'enroll' challenge (X-MFA-Token header or the
- * body's mfaToken) or else the bearer of an access token. */
+ * body's mfaToken) or else the bearer of an access token, whose session goes to *sid
+ * (optional; left NULL for a challenge). */
 static int enrolling_user(struct http_req *req, struct http_res *res, struct db_conn *c,
-                          const char *body_token, struct user *u)
+                          const char *body_token, struct user *u, const char **sid)
 {
     const char *token = http_header(req, "X-MFA-Token");
     if (token == NULL)
@@ -150,6 +152,8 @@ static int enrolling_user(struct http_req *req, struct http_res *res, struct db_
     int rc = auth_require(req, res, &au);
     if (rc == 0)
         rc = users_find_by_id(c, au->id, u);
+    if (rc == 0 && sid != NULL)
+        *sid = au->sid;
     return rc;
 }
 
@@ -195,7 +199,7 @@ static int setup_post(struct http_req *req, struct http_res *res)
         return http_res_verrs(res, &v), rc;
     struct db_conn *c = NULL;
     struct user *u = arena_alloc(http_arena(req), sizeof(*u));
-    if ((rc = mod_db(req, &c)) != 0 || (rc = enrolling_user(req, res, c, token, u)) != 0)
+    if ((rc = mod_db(req, &c)) != 0 || (rc = enrolling_user(req, res, c, token, u, NULL)) != 0)
         return rc;
     unsigned char secret[TOTP_SECRET_BYTES];
     char b32[TOTP_SECRET_B32_LEN], sealed[TOTP_SEALED_MAX];
@@ -230,23 +234,35 @@ struct enable_ctx {
     struct http_req *req;
     const struct user *u;
     const char *code;
+    const char *sid;     /* the caller's session, kept; NULL when enrolling by challenge */
     const char *verdict; /* out: why nothing was enabled, or NULL */
     char codes[TOTP_RECOVERY_COUNT][TOTP_RECOVERY_LEN];
 };
 
-static int store_recovery_codes(struct db_conn *c, struct enable_ctx *x)
+/* Replaces user_id's recovery codes with TOTP_RECOVERY_COUNT new ones, written to codes
+ * (the caller shows them once and wipes them); only their hashes are stored. */
+static int store_recovery_codes(struct db_conn *c, const char *user_id,
+                                char codes[TOTP_RECOVERY_COUNT][TOTP_RECOVERY_LEN])
 {
     int rc = db_exec(c, "DELETE FROM mfa_recovery_codes WHERE user_id = ?",
-                     DB_PARAMS(DBP_T(x->u->id)), NULL);
+                     DB_PARAMS(DBP_T(user_id)), NULL);
     for (int i = 0; rc == 0 && i < TOTP_RECOVERY_COUNT; i++) {
         char hash[65];
-        totp_recovery_new(x->codes[i]);
-        rc = totp_recovery_hash(x->u->id, x->codes[i], hash);
+        totp_recovery_new(codes[i]);
+        rc = totp_recovery_hash(user_id, codes[i], hash);
         if (rc == 0)
             rc = db_exec(c, "INSERT INTO mfa_recovery_codes (code_hash, user_id) VALUES (?, ?)",
-                         DB_PARAMS(DBP_T(hash), DBP_T(x->u->id)), NULL);
+                         DB_PARAMS(DBP_T(hash), DBP_T(user_id)), NULL);
     }
     return rc;
+}
+
+static json_t *recovery_json(char codes[TOTP_RECOVERY_COUNT][TOTP_RECOVERY_LEN])
+{
+    json_t *list = json_array();
+    for (int i = 0; i < TOTP_RECOVERY_COUNT; i++)
+        json_array_append_new(list, json_string(codes[i]));
+    return list;
 }
 
 static int enable_tx(struct db_conn *c, void *arg)
@@ -277,7 +293,10 @@ static int enable_tx(struct db_conn *c, void *arg)
     rc = db_exec(c, "UPDATE mfa_totp SET enabled_at = ?, last_step = ? WHERE user_id = ?",
                  DB_PARAMS(DBP_I(mc_now_ms()), DBP_I(step), DBP_T(x->u->id)), NULL);
     if (rc == 0)
-        rc = store_recovery_codes(c, x);
+        rc = store_recovery_codes(c, x->u->id, x->codes);
+    /* sessions opened on the password alone end; the enrolling one (if any) stays */
+    if (rc == 0)
+        rc = auth_session_revoke_all(c, x->u->id, x->sid, "mfa_enable");
     struct audit_event e = {.actor_id = x->u->id,
                             .actor_role = x->u->role,
                             .action = "mfa_enable",
@@ -303,22 +322,22 @@ static int enable_post(struct http_req *req, struct http_res *res)
         return http_res_verrs(res, &v), rc;
     struct db_conn *c = NULL;
     struct user *u = arena_alloc(http_arena(req), sizeof(*u));
-    if ((rc = mod_db(req, &c)) != 0 || (rc = enrolling_user(req, res, c, token, u)) != 0)
+    const char *sid = NULL;
+    if ((rc = mod_db(req, &c)) != 0 || (rc = enrolling_user(req, res, c, token, u, &sid)) != 0)
         return rc;
     struct enable_ctx *x = arena_alloc(http_arena(req), sizeof(*x));
     memset(x, 0, sizeof(*x));
     x->req = req;
     x->u = u;
     x->code = code;
+    x->sid = sid;
     if ((rc = db_tx(c, enable_tx, x)) != 0)
         return rc;
     if (x->verdict != NULL) {
         verrs_add(&v, MC_EINVAL, "code", "%s", x->verdict);
         return http_res_verrs(res, &v), MC_EINVAL;
     }
-    json_t *list = json_array();
-    for (int i = 0; i < TOTP_RECOVERY_COUNT; i++)
-        json_array_append_new(list, json_string(x->codes[i]));
+    json_t *list = recovery_json(x->codes);
     sodium_memzero(x->codes, sizeof(x->codes));
     http_res_json(res, 200, json_pack("{s:b, s:o}", "enabled", 1, "recoveryCodes", list));
     return 0;
@@ -461,10 +480,161 @@ static int verify_post(struct http_req *req, struct http_res *res)
     return 0;
 }
 
+/* ---- managing an enabled second factor: disable, new recovery codes ---- */
+
+struct manage_ctx {
+    struct http_req *req;
+    const struct user *u;
+    const char *sid;      /* the caller's session: kept when the others are revoked */
+    const char *code;     /* one of code ... */
+    const char *recovery; /* ... and recovery (disable only) is set */
+    bool not_enabled;     /* out: TOTP is off, nothing done */
+    bool bad_factor;      /* out: the code was wrong or used (counts as a failure) */
+    char codes[TOTP_RECOVERY_COUNT][TOTP_RECOVERY_LEN]; /* out: new recovery codes */
+};
+
+/* Inside c's transaction: TOTP must be on and the caller's code (or recovery code) right.
+ * MC_EUNAUTH with bad_factor set rolls the attempt back; 0 with not_enabled does nothing. */
+static int check_factor(struct db_conn *c, struct manage_ctx *x)
+{
+    bool enabled = false;
+    int rc = totp_enabled(c, x->u->id, &enabled);
+    x->not_enabled = rc == 0 && !enabled;
+    if (rc != 0 || x->not_enabled)
+        return rc;
+    struct verify_ctx v = {.req = x->req, .u = x->u, .code = x->code, .recovery = x->recovery};
+    rc = x->code != NULL ? check_totp(c, &v) : check_recovery(x->req, c, &v);
+    x->bad_factor = v.bad_factor;
+    return rc;
+}
+
+static int manage_audit(struct db_conn *c, struct manage_ctx *x, const char *action)
+{
+    struct audit_event e = {.actor_id = x->u->id,
+                            .actor_role = x->u->role,
+                            .action = action,
+                            .resource_type = "user",
+                            .resource_id = x->u->id,
+                            .outcome = "success",
+                            .severity = "high"};
+    return mod_audit(x->req, c, &e);
+}
+
+static int disable_tx(struct db_conn *c, void *arg)
+{
+    struct manage_ctx *x = arg;
+    int rc = check_factor(c, x);
+    if (rc != 0 || x->not_enabled)
+        return rc;
+    rc = db_exec(c, "DELETE FROM mfa_totp WHERE user_id = ?", DB_PARAMS(DBP_T(x->u->id)), NULL);
+    if (rc == 0)
+        rc = db_exec(c, "DELETE FROM mfa_recovery_codes WHERE user_id = ?",
+                     DB_PARAMS(DBP_T(x->u->id)), NULL);
+    /* a login challenge opened before cannot be finished any more */
+    if (rc == 0)
+        rc = db_exec(c,
+                     "UPDATE mfa_challenges SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+                     DB_PARAMS(DBP_I(mc_now_ms()), DBP_T(x->u->id)), NULL);
+    if (rc == 0)
+        rc = manage_audit(c, x, "mfa_disable");
+    return rc;
+}
+
+static int regenerate_tx(struct db_conn *c, void *arg)
+{
+    struct manage_ctx *x = arg;
+    int rc = check_factor(c, x);
+    if (rc != 0 || x->not_enabled)
+        return rc;
+    rc = store_recovery_codes(c, x->u->id, x->codes);
+    /* whoever may have seen the old codes may be signed in elsewhere: only this session stays */
+    if (rc == 0)
+        rc = auth_session_revoke_all(c, x->u->id, x->sid, "mfa_recovery_regenerate");
+    if (rc == 0)
+        rc = manage_audit(c, x, "mfa_recovery_regenerate");
+    return rc;
+}
+
+/* The signed-in caller (into x) and a transaction fn that needs her second factor. A wrong
+ * code counts toward the login lockout like at /auth/mfa/verify (422 here: the bearer
+ * token itself is fine). */
+static int manage(struct http_req *req, struct http_res *res, struct manage_ctx *x,
+                  int (*fn)(struct db_conn *, void *), bool staff_refused)
+{
+    const struct auth_user *au = NULL;
+    struct db_conn *c = NULL;
+    struct user *u = arena_alloc(http_arena(req), sizeof(*u));
+    int rc = auth_require(req, res, &au);
+    if (rc != 0 || (rc = mod_db(req, &c)) != 0 || (rc = users_find_by_id(c, au->id, u)) != 0)
+        return rc;
+    if (staff_refused && auth_staff_mfa_required(mod_services(req)->cfg, u->role))
+        return http_res_detail(res, "staff accounts must keep a second factor"), MC_EFORBIDDEN;
+    if ((rc = auth_login_locked(res, c, u->email)) != 0)
+        return rc;
+    x->req = req;
+    x->u = u;
+    x->sid = au->sid;
+    rc = db_tx(c, fn, x);
+    if (rc == MC_EUNAUTH && x->bad_factor) {
+        if ((rc = auth_login_failed(req, c, u->email, u->id)) != 0)
+            return rc;
+        struct verrs v = {0};
+        verrs_add(&v, MC_EINVAL, x->code != NULL ? "code" : "recoveryCode",
+                  "the code is wrong or has been used");
+        return http_res_verrs(res, &v), MC_EINVAL;
+    }
+    if (rc == 0 && x->not_enabled)
+        return http_res_detail(res, "TOTP is not enabled for this account"), MC_ECONFLICT;
+    return rc;
+}
+
+static int disable_post(struct http_req *req, struct http_res *res)
+{
+    static const char *const fields[] = {"code", "recoveryCode", NULL};
+    json_t *b = http_body_json(req);
+    struct verrs v = {0};
+    struct manage_ctx *x = arena_alloc(http_arena(req), sizeof(*x));
+    memset(x, 0, sizeof(*x));
+    json_check_fields(b, fields, &v);
+    json_get_str(b, "code", false, 1, 16, &x->code, &v);
+    json_get_str(b, "recoveryCode", false, 1, 64, &x->recovery, &v);
+    if (verrs_result(&v) == 0 && (x->code == NULL) == (x->recovery == NULL))
+        verrs_add(&v, MC_EINVAL, "code", "give exactly one of code and recoveryCode");
+    int rc = verrs_result(&v);
+    if (rc != 0)
+        return http_res_verrs(res, &v), rc;
+    if ((rc = manage(req, res, x, disable_tx, true)) != 0)
+        return rc;
+    http_res_json(res, 200, json_pack("{s:b}", "enabled", 0));
+    return 0;
+}
+
+static int recovery_codes_post(struct http_req *req, struct http_res *res)
+{
+    static const char *const fields[] = {"code", NULL};
+    json_t *b = http_body_json(req);
+    struct verrs v = {0};
+    struct manage_ctx *x = arena_alloc(http_arena(req), sizeof(*x));
+    memset(x, 0, sizeof(*x));
+    json_check_fields(b, fields, &v);
+    json_get_str(b, "code", true, 1, 16, &x->code, &v);
+    int rc = verrs_result(&v);
+    if (rc != 0)
+        return http_res_verrs(res, &v), rc;
+    if ((rc = manage(req, res, x, regenerate_tx, false)) != 0)
+        return rc;
+    json_t *list = recovery_json(x->codes);
+    sodium_memzero(x->codes, sizeof(x->codes));
+    http_res_json(res, 200, json_pack("{s:o}", "recoveryCodes", list));
+    return 0;
+}
+
 static const struct http_route routes[] = {
     {HTTP_POST, "/api/v1/auth/mfa/totp/setup", setup_post, HTTP_BODY_JSON, 0, "user"},
     {HTTP_POST, "/api/v1/auth/mfa/totp/enable", enable_post, HTTP_BODY_JSON, 0, "user"},
     {HTTP_POST, "/api/v1/auth/mfa/verify", verify_post, HTTP_BODY_JSON, 0, "public"},
+    {HTTP_POST, "/api/v1/auth/mfa/totp/disable", disable_post, HTTP_BODY_JSON, 0, "user"},
+    {HTTP_POST, "/api/v1/auth/mfa/recovery-codes", recovery_codes_post, HTTP_BODY_JSON, 0, "user"},
 };
 
 const struct http_route *auth_mfa_routes(size_t *n)

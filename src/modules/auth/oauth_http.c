@@ -4,6 +4,8 @@
  * The app signs the user in with the provider itself and sends us the ID token with the
  * nonce it generated. oidc.c verifies the token; here we map the verified (issuer,
  * subject) to an account (user_identities) and open a session exactly like /auth/login.
+ * POST /api/v1/auth/oauth/{google,apple}/link verifies a token the same way for a signed-in
+ * patient and binds its identity to her account (409 if it is bound to any account).
  *
  * Identity binding (security.md C2): an identity we have not seen whose e-mail belongs to
  * an existing account is refused with 409 - the provider's word about an address is not
@@ -164,13 +166,18 @@ static int session_tx(struct db_conn *c, void *arg)
     return rc;
 }
 
-static int fail_audit(struct http_req *req, const char *provider)
+static int fail_audit(struct http_req *req, const char *action, const char *provider)
 {
-    struct audit_event e = {.action = "authn_login_fail", .outcome = "failure", .detail = provider};
+    struct audit_event e = {.action = action, .outcome = "failure", .detail = provider};
     return mod_audit_tx(req, &e);
 }
 
-static int signin(struct http_req *req, struct http_res *res, const char *provider)
+/* The steps sign-in and linking share: the provider's configuration, the body
+ * {idToken, nonce}, the per-address limit and the token's verification. Returns 0 with
+ * *out (request arena) or an error with res answered; a refused token is audited as
+ * fail_action and is MC_EUNAUTH. */
+static int verified_identity(struct http_req *req, struct http_res *res, const char *provider,
+                             const char *fail_action, struct oidc_identity **out)
 {
     static const char *const fields[] = {"idToken", "nonce", NULL};
     const struct services *svc = mod_services(req);
@@ -196,10 +203,20 @@ static int signin(struct http_req *req, struct http_res *res, const char *provid
         return http_res_detail(res, "%s sign-in is unavailable; try again later", provider), rc;
     if (rc != 0) {
         log_info("id token refused", LF_S("provider", provider), LF_S("reason", why));
-        if ((rc = fail_audit(req, provider)) != 0)
+        if ((rc = fail_audit(req, fail_action, provider)) != 0)
             return rc;
         return http_res_detail(res, "the ID token is not valid"), MC_EUNAUTH;
     }
+    *out = id;
+    return 0;
+}
+
+static int signin(struct http_req *req, struct http_res *res, const char *provider)
+{
+    struct oidc_identity *id = NULL;
+    int rc = verified_identity(req, res, provider, "authn_login_fail", &id);
+    if (rc != 0)
+        return rc;
     struct signin_ctx x = {.req = req,
                            .provider = provider,
                            .id = id,
@@ -230,6 +247,81 @@ static int signin(struct http_req *req, struct http_res *res, const char *provid
     return 0;
 }
 
+/* ---- linking an identity to the signed-in account ---- */
+
+struct link_ctx {
+    struct http_req *req;
+    const char *provider;
+    const struct oidc_identity *id;
+    const struct user *u;
+    bool taken; /* out: the identity belongs to an account already (this one or another) */
+};
+
+static int link_tx(struct db_conn *c, void *arg)
+{
+    struct link_ctx *x = arg;
+    struct db_stmt *st = NULL;
+    int rc = db_query_row(c, "SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?",
+                          DB_PARAMS(DBP_T(x->id->issuer), DBP_T(x->id->subject)), &st);
+    db_finalize(st);
+    x->taken = rc == 0;
+    if (rc == MC_ENOTFOUND)
+        rc = db_exec(c,
+                     "INSERT INTO user_identities (provider, issuer, subject, user_id, email,"
+                     " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     DB_PARAMS(DBP_T(x->provider), DBP_T(x->id->issuer), DBP_T(x->id->subject),
+                               DBP_T(x->u->id), DBP_TN(x->id->email[0] ? x->id->email : NULL),
+                               DBP_I(mc_now_ms())),
+                     NULL);
+    if (rc != 0)
+        return rc;
+    struct audit_event e = {.actor_id = x->u->id,
+                            .actor_role = x->u->role,
+                            .action = "identity_link",
+                            .resource_type = "user",
+                            .resource_id = x->u->id,
+                            .outcome = x->taken ? "failure" : "success",
+                            .detail = x->provider};
+    return mod_audit(x->req, c, &e);
+}
+
+/* POST /auth/oauth/{provider}/link: the bearer proves the account, the ID token the
+ * identity; from then on the identity signs into this account. */
+static int link_identity(struct http_req *req, struct http_res *res, const char *provider)
+{
+    const struct auth_user *au = NULL;
+    struct db_conn *c = NULL;
+    struct user *u = arena_alloc(http_arena(req), sizeof(*u));
+    int rc = auth_require(req, res, &au);
+    if (rc != 0 || (rc = mod_db(req, &c)) != 0 || (rc = users_find_by_id(c, au->id, u)) != 0)
+        return rc;
+    /* staff sign in with a password and a second factor only, so they have nothing to link */
+    if (strcmp(u->role, "patient") != 0)
+        return http_res_detail(res, "this account cannot sign in this way"), MC_EFORBIDDEN;
+    struct oidc_identity *id = NULL;
+    if ((rc = verified_identity(req, res, provider, "identity_link", &id)) != 0)
+        return rc;
+    struct link_ctx x = {.req = req, .provider = provider, .id = id, .u = u};
+    rc = db_tx(c, link_tx, &x);
+    if (rc != 0 && rc != MC_ECONFLICT) /* conflict: linked by a concurrent request */
+        return rc;
+    if (rc == MC_ECONFLICT || x.taken)
+        return http_res_detail(res, "this %s account is linked to an account already", provider),
+               MC_ECONFLICT;
+    http_res_json(res, 200, json_pack("{s:b, s:s}", "linked", 1, "provider", provider));
+    return 0;
+}
+
+static int google_link_post(struct http_req *req, struct http_res *res)
+{
+    return link_identity(req, res, "google");
+}
+
+static int apple_link_post(struct http_req *req, struct http_res *res)
+{
+    return link_identity(req, res, "apple");
+}
+
 static int google_post(struct http_req *req, struct http_res *res)
 {
     return signin(req, res, "google");
@@ -243,6 +335,8 @@ static int apple_post(struct http_req *req, struct http_res *res)
 static const struct http_route routes[] = {
     {HTTP_POST, "/api/v1/auth/oauth/google", google_post, HTTP_BODY_JSON, 0, "public"},
     {HTTP_POST, "/api/v1/auth/oauth/apple", apple_post, HTTP_BODY_JSON, 0, "public"},
+    {HTTP_POST, "/api/v1/auth/oauth/google/link", google_link_post, HTTP_BODY_JSON, 0, "patient"},
+    {HTTP_POST, "/api/v1/auth/oauth/apple/link", apple_link_post, HTTP_BODY_JSON, 0, "patient"},
 };
 
 const struct http_route *oauth_routes(size_t *n)

@@ -333,7 +333,8 @@ static int access_log_get(struct http_req *req, struct http_res *res)
 
 static const struct http_route routes[] = {
     {HTTP_GET, "/api/v1/patients/{id:uuid}/care-team", team_get, 0, 0, "self:{id}|care:{id}|admin"},
-    {HTTP_POST, "/api/v1/patients/{id:uuid}/care-team", team_post, HTTP_BODY_JSON, 0, "admin"},
+    {HTTP_POST, "/api/v1/patients/{id:uuid}/care-team", team_post, HTTP_BODY_JSON | HTTP_IDEMPOTENT,
+     0, "admin"},
     {HTTP_DELETE, "/api/v1/patients/{id:uuid}/care-team/{doctorId:uuid}", team_delete, 0, 0,
      "admin"},
     {HTTP_GET, "/api/v1/doctor/patients", doctor_patients_get, 0, 0, "doctor"},
