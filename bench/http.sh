@@ -23,7 +23,7 @@ pid=""
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 export APP_ENV=test DATA_DIR="$tmp/var" DATABASE_URL="sqlite:$tmp/var/bench.db" LOG_LEVEL=info
 export ENABLE_REQUEST_LOGGING="${BENCH_LOGGING:-false}"
-export RATE_LIMIT_LOGIN_MAX=1000 RATE_LIMIT_USER_MAX=1000000
+export RATE_LIMIT_LOGIN_MAX=1000 RATE_LIMIT_USER_MAX=1000000 RATE_LIMIT_MAX_REQUESTS=1000000
 build/mimicare migrate 2>/dev/null
 build/mimicare seed --demo 2>/dev/null
 bench_pw='bench passphrase for wrk 2026'
