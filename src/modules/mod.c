@@ -73,3 +73,39 @@ int mod_audit_tx(struct http_req *req, const struct audit_event *e)
     struct audit_tx a = {req, e};
     return db_tx(c, audit_tx_fn, &a);
 }
+
+struct page_tx {
+    struct http_req *req;
+    const struct audit_event *read;
+    const struct audit_filter *f;
+    json_t *items;
+    char *next;
+    size_t cap;
+};
+
+static int page_tx_fn(struct db_conn *c, void *arg)
+{
+    struct page_tx *x = arg;
+    json_decref(x->items); /* a retried transaction starts over */
+    x->items = NULL;
+    int rc = audit_list(c, x->f, &x->items, x->next, x->cap);
+    if (rc == 0)
+        rc = mod_audit(x->req, c, x->read);
+    return rc;
+}
+
+int mod_audit_page(struct http_req *req, const struct audit_event *read,
+                   const struct audit_filter *f, json_t **items, char *next, size_t cap)
+{
+    struct db_conn *c = NULL;
+    struct page_tx x = {req, read, f, NULL, next, cap};
+    int rc = mod_db(req, &c);
+    if (rc == 0)
+        rc = db_tx(c, page_tx_fn, &x);
+    if (rc != 0) {
+        json_decref(x.items);
+        return rc;
+    }
+    *items = x.items;
+    return 0;
+}

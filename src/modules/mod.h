@@ -8,6 +8,8 @@
 #ifndef MC_MODULES_MOD_H
 #define MC_MODULES_MOD_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct config;
@@ -45,5 +47,13 @@ struct audit_event;
 int mod_audit(struct http_req *req, struct db_conn *c, const struct audit_event *e);
 /* The same in a transaction of its own (events that accompany no other write). */
 int mod_audit_tx(struct http_req *req, const struct audit_event *e);
+
+struct audit_filter;
+
+/* One page of audit events matching f (see audit_list) and, in the same transaction, the
+ * audit event recording that the caller read them (read, filled like mod_audit). On success
+ * *items is a new reference and next the cursor ("" at the end). */
+int mod_audit_page(struct http_req *req, const struct audit_event *read,
+                   const struct audit_filter *f, json_t **items, char *next, size_t cap);
 
 #endif

@@ -306,32 +306,6 @@ static int user_patch(struct http_req *req, struct http_res *res)
 
 /* ---- GET /admin/audit ---- */
 
-struct audit_ctx {
-    struct http_req *req;
-    const struct auth_user *au;
-    struct audit_filter f;
-    json_t *items;
-    char next[AUDIT_CURSOR_CAP];
-};
-
-static int audit_tx(struct db_conn *c, void *arg)
-{
-    struct audit_ctx *x = arg;
-    json_decref(x->items);
-    x->items = NULL;
-    int rc = audit_list(c, &x->f, &x->items, x->next, sizeof(x->next));
-    if (rc == 0) {
-        struct audit_event e = {.actor_id = x->au->id,
-                                .actor_role = x->au->role,
-                                .action = "audit_read",
-                                .resource_type = "audit",
-                                .patient_id = x->f.patient_id,
-                                .outcome = "success"};
-        rc = mod_audit(x->req, c, &e);
-    }
-    return rc;
-}
-
 /* An optional RFC 3339 query parameter; false (detail set) when malformed. */
 static bool query_instant(struct http_req *req, struct http_res *res, const char *name,
                           int64_t *out)
@@ -357,7 +331,12 @@ static const char *query_id(struct http_req *req, const char *name, bool *ok)
 
 static int audit_get(struct http_req *req, struct http_res *res)
 {
-    struct audit_ctx x = {.req = req};
+    struct {
+        const struct auth_user *au;
+        struct audit_filter f;
+        json_t *items;
+        char next[AUDIT_CURSOR_CAP];
+    } x = {0};
     int rc = auth_require_role(req, res, "admin", &x.au);
     if (rc != 0)
         return rc;
@@ -388,15 +367,17 @@ static int audit_get(struct http_req *req, struct http_res *res)
     if (x.f.outcome != NULL && x.f.outcome[0] == '\0')
         x.f.outcome = NULL;
     x.f.limit = (int)limit;
-    struct db_conn *c = NULL;
-    if ((rc = mod_db(req, &c)) == 0)
-        rc = db_tx(c, audit_tx, &x);
+    struct audit_event read = {.actor_id = x.au->id,
+                               .actor_role = x.au->role,
+                               .action = "audit_read",
+                               .resource_type = "audit",
+                               .patient_id = x.f.patient_id,
+                               .outcome = "success"};
+    rc = mod_audit_page(req, &read, &x.f, &x.items, x.next, sizeof(x.next));
     if (rc == MC_EINVAL)
         http_res_detail(res, "from must not be after to");
-    if (rc != 0) {
-        json_decref(x.items);
+    if (rc != 0)
         return rc;
-    }
     http_res_json(
         res, 200,
         json_pack("{s:o,s:s?}", "items", x.items, "nextCursor", x.next[0] ? x.next : NULL));

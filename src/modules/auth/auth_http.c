@@ -304,11 +304,6 @@ static void login_key(const char *email, char key[65])
     auth_hash_secret(lc, key);
 }
 
-int auth_login_limit(struct http_req *req, struct http_res *res)
-{
-    return limit_ip(req, res, "login", CFG_RATE_LIMIT_LOGIN_MAX);
-}
-
 int auth_limit_ip(struct http_req *req, struct http_res *res, const char *bucket)
 {
     return limit_ip(req, res, bucket, CFG_RATE_LIMIT_LOGIN_MAX);

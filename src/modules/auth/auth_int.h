@@ -14,11 +14,9 @@
 struct config;
 struct user;
 
-/* The per-address login rate limit (RATE_LIMIT_LOGIN_MAX). 0, MC_ERATE (answered) or
- * MC_EUNAVAIL. */
-int auth_login_limit(struct http_req *req, struct http_res *res);
-/* The same limit (RATE_LIMIT_LOGIN_MAX per address) under another bucket name, for the
- * other endpoints that guess at accounts (password forgot/reset). */
+/* The per-address limit (RATE_LIMIT_LOGIN_MAX per RATE_LIMIT_WINDOW) of the endpoints that
+ * guess at accounts, one bucket each ("login", "forgot", "reset", "oauth"). 0, MC_ERATE
+ * (answered) or MC_EUNAVAIL. */
 int auth_limit_ip(struct http_req *req, struct http_res *res, const char *bucket);
 
 /* 0 if email's account is not locked out; MC_ERATE with Retry-After and detail on res

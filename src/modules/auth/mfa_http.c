@@ -441,7 +441,7 @@ static int verify_post(struct http_req *req, struct http_res *res)
     int rc = verrs_result(&v);
     if (rc != 0)
         return http_res_verrs(res, &v), rc;
-    if ((rc = auth_login_limit(req, res)) != 0)
+    if ((rc = auth_limit_ip(req, res, "login")) != 0)
         return rc;
     struct db_conn *c = NULL;
     struct user *u = arena_alloc(http_arena(req), sizeof(*u));

@@ -279,32 +279,16 @@ static int doctor_patients_get(struct http_req *req, struct http_res *res)
 
 /* ---- GET /patients/{id}/access-log ---- */
 
-struct log_ctx {
-    struct http_req *req;
-    const struct auth_user *au;
-    struct audit_filter f;
-    json_t *items;
-    char next[AUDIT_CURSOR_CAP];
-};
-
-static int access_log_tx(struct db_conn *c, void *arg)
-{
-    struct log_ctx *x = arg;
-    json_decref(x->items);
-    x->items = NULL;
-    int rc = audit_list(c, &x->f, &x->items, x->next, sizeof(x->next));
-    if (rc == 0)
-        rc = audit_simple(x->req, c, x->au, "access_log_read", "audit", x->f.patient_id,
-                          x->f.patient_id, NULL);
-    return rc;
-}
-
 static int access_log_get(struct http_req *req, struct http_res *res)
 {
-    struct log_ctx x = {.req = req};
+    struct {
+        const struct auth_user *au;
+        struct audit_filter f;
+        json_t *items;
+        char next[AUDIT_CURSOR_CAP];
+    } x = {0};
     const char *l = http_query(req, "limit");
     long long limit = AUDIT_LIST_DEFAULT;
-    struct db_conn *c = NULL;
     x.f.patient_id = http_param(req, "id");
     int rc = policy_patient(req, res, x.f.patient_id, POLICY_SELF | POLICY_BREAK_GLASS, &x.au);
     if (rc != 0)
@@ -313,12 +297,15 @@ static int access_log_get(struct http_req *req, struct http_res *res)
         return http_res_detail(res, "limit must be 1-200"), MC_EBADREQ;
     x.f.limit = (int)limit;
     x.f.cursor = http_query(req, "cursor");
-    if ((rc = mod_db(req, &c)) == 0)
-        rc = db_tx(c, access_log_tx, &x);
-    if (rc != 0) {
-        json_decref(x.items);
+    struct audit_event read = {.actor_id = x.au->id,
+                               .actor_role = x.au->role,
+                               .action = "access_log_read",
+                               .resource_type = "audit",
+                               .resource_id = x.f.patient_id,
+                               .patient_id = x.f.patient_id,
+                               .outcome = "success"};
+    if ((rc = mod_audit_page(req, &read, &x.f, &x.items, x.next, sizeof(x.next))) != 0)
         return rc;
-    }
     /* the patient sees who, when, what and why - not the internal addresses and ids */
     size_t i;
     json_t *it;
